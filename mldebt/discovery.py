@@ -1,0 +1,155 @@
+"""Which files a scan looks at, in a deterministic order.
+
+Inside a git work tree the files are those git would track
+(``git ls-files -co --exclude-standard``: tracked plus untracked-but-not-ignored, so nested
+``.gitignore`` files and ``.git/info/exclude`` are honoured). Elsewhere the tree is walked,
+skipping the usual virtual-environment, build and cache folders. ``exclude`` patterns apply
+in both cases, and to files named on the command line too (pre-commit passes file names).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable
+
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+_TEST_DIRS = frozenset({"tests", "test", "testing_utils"})
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    files: tuple[tuple[Path, str], ...]  # (absolute path, root-relative POSIX path), sorted
+    errors: tuple[tuple[str, str], ...]  # (path, message)
+
+
+def is_source(name: str) -> bool:
+    return name.endswith(SOURCE_SUFFIXES)
+
+
+def is_test_path(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    name = parts[-1] if parts else rel
+    if any(p in _TEST_DIRS for p in parts[:-1]):
+        return True
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def git_toplevel(path: Path) -> Path | None:
+    where = path if path.is_dir() else path.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0 or not out.stdout.strip():
+        return None
+    return Path(out.stdout.strip()).resolve()
+
+
+def _git_files(folder: Path) -> list[Path] | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "ls-files", "-z", "-co", "--exclude-standard", "--", "."],
+            capture_output=True, timeout=120, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    names = out.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return [folder / n for n in names if n]
+
+
+def discover(targets: Iterable[Path], root: Path, excluded: Callable[[str], bool]) -> Discovered:
+    root = root.resolve()
+    found: dict[str, Path] = {}
+    errors: list[tuple[str, str]] = []
+
+    def rel_of(p: Path) -> str | None:
+        try:
+            return p.resolve().relative_to(root).as_posix() if not p.is_symlink() else \
+                p.absolute().relative_to(root).as_posix()
+        except ValueError:
+            try:
+                return Path(os.path.relpath(p.absolute(), root)).as_posix()
+            except ValueError:
+                return None
+
+    def add(p: Path, explicit: bool) -> None:
+        rel = rel_of(p)
+        if rel is None:
+            errors.append((str(p), "outside the project root"))
+            return
+        if excluded(rel):
+            return
+        if p.is_symlink():
+            target = p.resolve()
+            if not target.is_relative_to(root):
+                errors.append((rel, "symlink to a file outside the project root: not followed"))
+                return
+        if not explicit and not is_source(p.name):
+            return
+        found[rel] = p
+
+    for target in targets:
+        target = Path(target)
+        if target.is_file() or (target.is_symlink() and not target.is_dir()):
+            add(target.absolute(), explicit=True)
+            continue
+        if not target.is_dir():
+            errors.append((str(target), "no such file or directory"))
+            continue
+        files = _git_files(target) if git_toplevel(target) is not None else None
+        if files is None:
+            files = list(_walk(target.absolute(), root, excluded, errors))
+        for f in files:
+            if is_source(f.name) and (f.is_file() or f.is_symlink()):
+                add(f, explicit=False)
+    ordered = tuple(sorted(((path, rel) for rel, path in found.items()), key=lambda t: t[1]))
+    return Discovered(ordered, tuple(sorted(errors)))
+
+
+def _walk(top: Path, root: Path, excluded: Callable[[str], bool],
+          errors: list[tuple[str, str]]) -> Iterable[Path]:
+    def onerror(exc: OSError) -> None:
+        where = Path(exc.filename or top)
+        try:
+            rel = where.relative_to(root).as_posix()
+        except ValueError:
+            rel = str(where)
+        errors.append((rel, f"cannot read folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=False):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            try:
+                rel = (here / d).relative_to(root).as_posix()
+            except ValueError:
+                rel = d
+            if not excluded(rel) and not (here / d / "pyvenv.cfg").exists():
+                keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            if is_source(f):
+                yield here / f
+
+
+def module_name(abspath: Path, root: Path) -> tuple[str, bool]:
+    """Dotted module name from the package folders (``__init__.py``) above the file."""
+    is_package = abspath.name == "__init__.py"
+    parts = [] if is_package else [abspath.stem]
+    folder = abspath.parent
+    while (folder / "__init__.py").exists() and folder != folder.parent:
+        parts.append(folder.name)
+        if folder == root:
+            break
+        folder = folder.parent
+    if is_package and not parts:
+        parts = [abspath.parent.name]
+    return ".".join(reversed(parts)), is_package

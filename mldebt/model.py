@@ -1,0 +1,186 @@
+"""The findings model: what the engine produces and reporters consume.
+
+Everything here is immutable and picklable, so it crosses process boundaries and is
+safe to hand to reporters.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class Severity(enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+class Confidence(enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _CONFIDENCE_RANK[self]
+
+
+_CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
+
+
+class Status(enum.Enum):
+    NEW = "new"
+    KNOWN = "known"
+    FIXME = "fixme"
+
+
+SMELLS: tuple[str, ...] = (
+    "glue-code",
+    "pipeline-jungle",
+    "dead-experimental-path",
+    "hard-coded-threshold",
+    "undeclared-data-dependency",
+    "configuration-debt",
+    "unseeded-randomness",
+    "data-leakage",
+    "ml-api-misuse",
+    "analysis",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a finding (or a fact) sits in a file. Lines and columns are 1-based."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    anchor_line: int  # first line of the enclosing statement (suppression comments)
+    scope: str  # enclosing qualified scope: "Trainer.fit" or "<module>"
+    snippet: str  # source of the flagged node, used for fingerprints
+    cell: int | None = None  # notebooks: 1-based cell index
+    cell_line: int | None = None  # notebooks: line within that cell
+
+
+@dataclass(frozen=True, slots=True)
+class RawFinding:
+    """A finding as a rule produced it, before suppression, baseline and policy."""
+
+    rule: str
+    location: Location
+    message: str
+    hint: str = ""
+    confidence: Confidence | None = None  # None: the rule's default
+    severity: Severity | None = None  # None: the rule's default
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    name: str
+    smell: str
+    severity: Severity
+    confidence: Confidence
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    hint: str
+    status: Status
+    fingerprint: str
+    remediation_minutes: int
+    scope: str = "<module>"
+    cell: int | None = None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.path, self.line, self.column, self.rule, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    path: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    """A `# mldebt: ignore[...]` / `fixme[...]` / `ignore-file[...]` comment."""
+
+    kind: str  # "ignore" | "fixme" | "ignore-file"
+    codes: tuple[str, ...]  # empty: all rules
+    reason: str
+    line: int
+    column: int
+    end_column: int
+    malformed: str = ""  # non-empty: why the directive could not be understood
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """Something a project rule collected in the file phase."""
+
+    rule: str
+    kind: str
+    data: Mapping[str, Any]
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    path: str  # POSIX, relative to the root
+    module: str  # dotted module name ("" when unknown)
+    is_test: bool
+    lines: int
+    findings: tuple[RawFinding, ...] = ()
+    directives: tuple[Directive, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    files: int
+    findings: int
+    new: int
+    known: int
+    fixme: int
+    ignored: int
+    errors: int
+    by_smell: Mapping[str, int]
+    by_rule: Mapping[str, int]
+    by_severity: Mapping[str, int]
+    debt_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    version: int
+    tool_name: str
+    tool_version: str
+    root: str
+    findings: tuple[Finding, ...]
+    errors: tuple[FileError, ...]
+    summary: Summary
+    hints: Mapping[str, str] = field(default_factory=dict)  # rule code -> fix hint
+    fail_on: Severity = Severity.WARNING
+
+    @property
+    def gating(self) -> tuple[Finding, ...]:
+        """New findings at or above the fail-on severity: the ones that fail the run."""
+        return tuple(
+            f
+            for f in self.findings
+            if f.status is Status.NEW and f.severity.rank >= self.fail_on.rank
+        )

@@ -1,0 +1,45 @@
+"""The project phase: one picture of the repository from every file's facts.
+
+Project rules (flags never toggled anywhere, experiment functions nothing references, and
+the cross-file smells to come) see a :class:`Project` built from the file results and
+return findings located in the files their facts came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+from mldebt.model import Fact, FileResult, RawFinding
+from mldebt.rules.base import FileFacts, ProjectRule
+
+
+class Project:
+    def __init__(self, root: str, results: Sequence[FileResult]) -> None:
+        self.root = root
+        self._files = [
+            FileFacts(r.path, r.module, r.is_test, r.facts) for r in results if r.error is None
+        ]
+        self._modules = {f.module: f.path for f in self._files if f.module}
+
+    def files(self) -> Iterator[FileFacts]:
+        return iter(self._files)
+
+    def facts(self, rule: str, kind: str | None = None) -> Iterator[tuple[FileFacts, Fact]]:
+        for f in self._files:
+            for fact in f.facts:
+                if fact.rule == rule and (kind is None or fact.kind == kind):
+                    yield f, fact
+
+    def module_path(self, module: str) -> str | None:
+        return self._modules.get(module)
+
+
+def run_project_rules(
+    project: Project, rules: Sequence[tuple[str, type[ProjectRule], Mapping[str, Any]]]
+) -> list[tuple[str, RawFinding]]:
+    """Run each project rule's ``check``; findings come back with the path they belong to."""
+    out: list[tuple[str, RawFinding]] = []
+    for code, cls, options in rules:
+        for pf in cls.check(project, options):
+            out.append((pf.path, RawFinding(code, pf.location, pf.message, pf.hint, pf.confidence, pf.severity)))
+    return out

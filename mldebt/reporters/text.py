@@ -1,0 +1,76 @@
+"""Text for the terminal: ``path:line:col: CODE [smell] message``, a hint, and a summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mldebt.model import Finding, Report, Severity, Status
+
+_SEVERITY_COLOR = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+
+
+def _style(text: str, color: bool, **kw: Any) -> str:
+    return click.style(text, **kw) if color else text
+
+
+def _where(f: Finding) -> str:
+    where = f"{f.path}:{f.line}:{f.column}"
+    if f.cell is not None:
+        where += f" [cell {f.cell}]"
+    return where
+
+
+def _duration(minutes: int) -> str:
+    hours, mins = divmod(minutes, 60)
+    if hours >= 8:
+        days, hours = divmod(hours, 8)
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    return f"{hours}h {mins:02d}m" if hours else f"{mins}m"
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    out: list[str] = []
+    for f in report.findings:
+        code = _style(f.rule, color, fg=_SEVERITY_COLOR[f.severity], bold=True)
+        tags = [f.smell]
+        if f.status is Status.FIXME:
+            tags.append("fixme")
+        elif f.status is Status.KNOWN:
+            tags.append("known")
+        if f.confidence.value != "high":
+            tags.append(f"{f.confidence.value} confidence")
+        out.append(f"{_style(_where(f), color, bold=True)}: {code} [{', '.join(tags)}] {f.message}")
+        if f.hint:
+            out.append(_style(f"    hint: {f.hint}", color, dim=True))
+    s = report.summary
+    if report.findings:
+        out.append("")
+    if s.findings:
+        parts = [f"{s.new} new"]
+        if s.known:
+            parts.append(f"{s.known} known")
+        if s.fixme:
+            parts.append(f"{s.fixme} fixme")
+        if s.ignored:
+            parts.append(f"{s.ignored} ignored")
+        noun = "finding" if s.findings == 1 else "findings"
+        out.append(f"Found {s.findings} {noun} ({', '.join(parts)}) in {s.files} files, "
+                   f"about {_duration(s.debt_minutes)} of debt to pay down:")
+        width = max(len(k) for k in s.by_smell)
+        for smell, n in sorted(s.by_smell.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"  {smell.ljust(width)}  {n:>5}")
+    else:
+        extra = f" ({s.ignored} ignored)" if s.ignored else ""
+        out.append(_style(f"No findings in {s.files} files{extra}.", color, fg="green"))
+    if report.errors:
+        n = len(report.errors)
+        out.append(_style(f"{n} {'path' if n == 1 else 'paths'} could not be analysed:", color, fg="red"))
+        for e in report.errors:
+            out.append(f"  {e.path}: {e.message}")
+    gating = report.gating
+    if gating:
+        out.append(_style(f"{len(gating)} new {'finding' if len(gating) == 1 else 'findings'} at or above "
+                          f"'{report.fail_on.value}' fail the run.", color, fg="red", bold=True))
+    return "\n".join(out) + "\n"

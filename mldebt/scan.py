@@ -1,0 +1,239 @@
+"""One scan, end to end: settings -> discovery -> file phase -> project phase -> policy -> Report.
+
+The policy step applies what is not detection: which rules run on which files (tests,
+per-file-ignores), suppression comments, minimum confidence, fingerprints and the summary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from mldebt import __version__
+from mldebt.catalog import Catalog, RuleSpec, load_catalog
+from mldebt.config import Overrides, Settings, build_settings, find_config
+from mldebt.discovery import discover, git_toplevel, is_test_path, module_name
+from mldebt.engine import FileJob, RulePlan, analyse_files
+from mldebt.fingerprint import fingerprint, group_key
+from mldebt.model import (
+    Directive, FileError, FileResult, Finding, Location, RawFinding, Report,
+    Status, Summary,
+)
+from mldebt.project import Project, run_project_rules
+from mldebt.rules.base import MetaRule, ProjectRule
+from mldebt.suppression import FileSuppressions
+
+REPORT_VERSION = 1
+UNUSED_SUPPRESSION = "unused-suppression"
+SUPPRESSION_WITHOUT_REASON = "suppression-without-reason"
+MALFORMED_SUPPRESSION = "malformed-suppression"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRequest:
+    targets: tuple[Path, ...]
+    config_file: Path | None = None
+    overrides: Overrides | None = None
+    jobs: int = 1
+    debug: bool = False
+
+
+def resolve_root(targets: Sequence[Path]) -> Path:
+    """The project root when no configuration file was found next to the code."""
+    if len(targets) == 1 and targets[0].is_dir():
+        return targets[0].resolve()
+    top = git_toplevel(targets[0].resolve())
+    if top is not None:
+        return top
+    parents = [t.resolve() if t.is_dir() else t.resolve().parent for t in targets]
+    return Path(os.path.commonpath([str(p) for p in parents]))
+
+
+def prepare(request: ScanRequest, catalog: Catalog | None = None) -> tuple[Settings, Catalog]:
+    """Settings for a request. A discovered pyproject.toml makes its folder the root."""
+    catalog = catalog or load_catalog()
+    targets = request.targets or (Path.cwd(),)
+    if request.config_file is not None:
+        config_file: Path | None = request.config_file
+        root = resolve_root(targets)
+    else:
+        config_file = find_config(targets[0].resolve())
+        root = config_file.resolve().parent if config_file else resolve_root(targets)
+    return build_settings(catalog, root, config_file, request.overrides), catalog
+
+
+def run_scan(request: ScanRequest, progress: Callable[[int, int], Callable[[int], None] | None] | None = None) -> Report:
+    settings, catalog = prepare(request)
+    targets = request.targets or (Path.cwd(),)
+    found = discover(targets, settings.root, settings.is_excluded)
+    jobs = []
+    for abspath, rel in found.files:
+        module, is_package = module_name(abspath, settings.root)
+        jobs.append(FileJob(str(abspath), rel, module, is_test_path(rel), is_package))
+    plans = make_plans(settings, catalog)
+    tick = progress(len(jobs), request.jobs) if progress else None
+    results = analyse_files(jobs, plans, catalog.knowledge, request.jobs, request.debug, tick)
+    extra_errors = [FileError(p, m) for p, m in found.errors]
+    return build_report(settings, catalog, results, extra_errors)
+
+
+def make_plans(settings: Settings, catalog: Catalog) -> list[RulePlan]:
+    plans = []
+    for code in settings.enabled:
+        spec = catalog.by_code(code)
+        if spec is None:
+            continue
+        cls = spec.load_class()
+        if issubclass(cls, MetaRule):
+            continue
+        plans.append(RulePlan(code, spec.impl, dict(settings.options_for(code)), spec.tests,
+                              issubclass(cls, ProjectRule)))
+    return plans
+
+
+def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileResult],
+                 extra_errors: Iterable[FileError] = ()) -> Report:
+    enabled = set(settings.enabled)
+    by_name = {s.name: s for s in catalog.rules}
+
+    project_rules = []
+    for code in settings.enabled:
+        spec = catalog.by_code(code)
+        if spec is not None and issubclass(spec.load_class(), ProjectRule):
+            project_rules.append((code, spec.load_class(), settings.options_for(code)))
+    project = Project(str(settings.root), results)
+    per_path: dict[str, list[RawFinding]] = defaultdict(list)
+    for path, raw in run_project_rules(project, project_rules):
+        per_path[path].append(raw)
+
+    def runs_on(spec: RuleSpec, result: FileResult) -> bool:
+        if spec.code not in enabled:
+            return False
+        if result.is_test and not spec.tests:
+            return False
+        return not settings.ignored_here(result.path, spec.code)
+
+    def code_matches(selector: str, rule_code: str) -> bool:
+        spec = catalog.lookup(selector)
+        return spec is not None and spec.code == rule_code
+
+    findings: list[Finding] = []
+    ignored = 0
+    errors = list(extra_errors)
+    meta = {name: by_name.get(name) for name in (UNUSED_SUPPRESSION, SUPPRESSION_WITHOUT_REASON, MALFORMED_SUPPRESSION)}
+    for result in sorted(results, key=lambda r: r.path):
+        if result.error is not None:
+            errors.append(FileError(result.path, result.error))
+            continue
+        sup = FileSuppressions(result.directives, code_matches)
+        raws = [*result.findings, *per_path.get(result.path, ())]
+        kept: list[tuple[RuleSpec, RawFinding, Status]] = []
+        for raw in sorted(raws, key=lambda r: (r.location.line, r.location.column, r.rule, r.message)):
+            spec = catalog.by_code(raw.rule)
+            if spec is None or not runs_on(spec, result):
+                continue
+            conf = raw.confidence or spec.confidence
+            if conf.rank < settings.min_confidence.rank:
+                continue
+            verdict = sup.status_of(raw)
+            if verdict == "ignore":
+                ignored += 1
+                continue
+            kept.append((spec, raw, Status.FIXME if verdict == "fixme" else Status.NEW))
+        for spec_meta, raw in _directive_findings(result, sup, catalog, meta, enabled,
+                                                  lambda s: runs_on(s, result)):
+            if runs_on(spec_meta, result):
+                kept.append((spec_meta, raw, Status.NEW))
+        findings.extend(_finalise(result.path, kept))
+    findings.sort(key=Finding.sort_key)
+    errors.sort(key=lambda e: (e.path, e.message))
+    return Report(
+        version=REPORT_VERSION,
+        tool_name="mldebt",
+        tool_version=__version__,
+        root=str(settings.root),
+        findings=tuple(findings),
+        errors=tuple(errors),
+        summary=_summary(findings, ignored, len(results), len(errors)),
+        fail_on=settings.fail_on,
+    )
+
+
+def _finalise(path: str, kept: Sequence[tuple[RuleSpec, RawFinding, Status]]) -> list[Finding]:
+    out = []
+    seen: Counter[str] = Counter()
+    for spec, raw, status in kept:
+        loc = raw.location
+        group = group_key(spec.code, path, loc.scope, loc.snippet)
+        index = seen[group]
+        seen[group] += 1
+        out.append(Finding(
+            rule=spec.code, name=spec.name, smell=spec.smell,
+            severity=raw.severity or spec.severity, confidence=raw.confidence or spec.confidence,
+            path=path, line=loc.line, column=loc.column, end_line=loc.end_line,
+            end_column=loc.end_column, message=raw.message, hint=raw.hint or spec.hint,
+            status=status, fingerprint=fingerprint(group, index),
+            remediation_minutes=spec.remediation_minutes, scope=loc.scope, cell=loc.cell,
+        ))
+    return out
+
+
+def _directive_location(d: Directive) -> Location:
+    text = f"# mldebt: {d.kind}[{', '.join(d.codes)}]"
+    return Location(d.line, d.column, d.line, d.end_column, d.line, "<module>", text)
+
+
+def _directive_findings(result: FileResult, sup: FileSuppressions, catalog: Catalog,
+                        meta: dict[str, RuleSpec | None], enabled: set[str],
+                        runs_here: Callable[[RuleSpec], bool]) -> Iterable[tuple[RuleSpec, RawFinding]]:
+    for i, d in enumerate(result.directives):
+        loc = _directive_location(d)
+        unknown = [c for c in d.codes if catalog.lookup(c) is None]
+        if d.malformed or unknown:
+            spec = meta[MALFORMED_SUPPRESSION]
+            if spec is not None:
+                why = d.malformed or f"unknown rule {', '.join(repr(c) for c in unknown)}"
+                yield spec, RawFinding(spec.code, loc, f"Suppression comment not understood: {why}.",
+                                       "Use `# mldebt: ignore[CODE] -- reason`; `mldebt rules` lists the codes.")
+            continue
+        if not d.reason:
+            spec = meta[SUPPRESSION_WITHOUT_REASON]
+            if spec is not None:
+                yield spec, RawFinding(spec.code, loc, f"`mldebt: {d.kind}` has no reason.",
+                                       "Add why after the codes: `# mldebt: ignore[CODE] -- why this is fine`.")
+        if i not in sup.used:
+            named = [catalog.lookup(c) for c in d.codes]
+            active = [s for s in named if s is not None and runs_here(s)]
+            if d.codes and not active:
+                continue  # the rules it names did not run here: cannot tell
+            spec = meta[UNUSED_SUPPRESSION]
+            if spec is not None:
+                what = ", ".join(d.codes) if d.codes else "any rule"
+                yield spec, RawFinding(spec.code, loc,
+                                       f"`mldebt: {d.kind}` suppresses nothing: no finding of {what} here.",
+                                       "Delete the comment (the debt it excused is gone or it is on the wrong line).")
+
+
+def _summary(findings: Sequence[Finding], ignored: int, files: int, errors: int) -> Summary:
+    by_smell = Counter(f.smell for f in findings)
+    by_rule = Counter(f.rule for f in findings)
+    by_sev = Counter(f.severity.value for f in findings)
+    status = Counter(f.status for f in findings)
+    return Summary(
+        files=files,
+        findings=len(findings),
+        new=status[Status.NEW],
+        known=status[Status.KNOWN],
+        fixme=status[Status.FIXME],
+        ignored=ignored,
+        errors=errors,
+        by_smell=dict(sorted(by_smell.items())),
+        by_rule=dict(sorted(by_rule.items())),
+        by_severity=dict(sorted(by_sev.items())),
+        debt_minutes=sum(f.remediation_minutes for f in findings),
+    )
+
+

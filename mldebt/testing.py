@@ -1,0 +1,55 @@
+"""Run rule examples in memory: what the rule tests and rule authors use.
+
+``scan_snippets({"a.py": code}, select=["MLD301"])`` runs the real pipeline (file phase,
+project phase, suppression, policy) on in-memory files, in process, with ``debug`` on so
+internal errors raise instead of becoming error entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping, Sequence
+
+from mldebt.catalog import load_catalog
+from mldebt.config import Overrides, build_settings
+from mldebt.discovery import is_test_path
+from mldebt.engine import FileJob, analyse_source
+from mldebt.model import Report
+from mldebt.scan import build_report, make_plans
+
+
+def _module_of(path: str, files: Mapping[str, str]) -> tuple[str, bool]:
+    p = PurePosixPath(path)
+    is_package = p.name == "__init__.py"
+    parts = [] if is_package else [p.stem]
+    parent = p.parent
+    while str(parent) not in ("", ".") and (parent / "__init__.py").as_posix() in files:
+        parts.append(parent.name)
+        parent = parent.parent
+    if is_package and not parts:
+        parts = [p.parent.name]
+    return ".".join(reversed(parts)), is_package
+
+
+def scan_snippets(files: Mapping[str, str], select: Sequence[str] | None = None,
+                  options: Mapping[str, Mapping[str, Any]] | None = None,
+                  dedent: bool = True) -> Report:
+    catalog = load_catalog()
+    settings = build_settings(catalog, Path("/example"), None, Overrides(select=list(select) if select else None))
+    if options:
+        merged = {code: dict(opts) for code, opts in settings.rule_options.items()}
+        for key, opts in options.items():
+            spec = catalog.lookup(key)
+            assert spec is not None, f"unknown rule {key}"
+            merged[spec.code].update(opts)
+        settings = dataclasses.replace(settings, rule_options=merged)
+    plans = make_plans(settings, catalog)
+    results = []
+    for path in sorted(files):
+        code = textwrap.dedent(files[path]) if dedent else files[path]
+        module, is_package = _module_of(path, files)
+        job = FileJob(f"/example/{path}", path, module, is_test_path(path), is_package)
+        results.append(analyse_source(job, code.encode("utf-8"), plans, catalog.knowledge, debug=True))
+    return build_report(settings, catalog, results)
