@@ -216,11 +216,6 @@ class FileContextImpl:
             self._strings = saved
 
 
-@dataclass(frozen=True, slots=True)
-
-    pass
-
-
 _SUBCLASSES: dict[type, tuple[type, ...]] = {}
 
 
