@@ -6,6 +6,7 @@ name the file and the key; the CLI turns them into one line and exit code 2.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import sys
 from dataclasses import dataclass, field
@@ -159,7 +160,7 @@ def build_settings(catalog: Catalog, root: Path, config_file: Path | None,
     for key, value in table.items():
         kind = _TOP_KEYS.get(key)
         if kind is None:
-            close = fnmatch.filter(_TOP_KEYS, f"*{key.replace('_', '-')}*")
+            close = difflib.get_close_matches(key.replace("_", "-"), list(_TOP_KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise err(key, f"unknown key{hint}")
         if not _type_ok(value, kind):

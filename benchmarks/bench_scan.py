@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Time `mldebt scan --jobs 1` against the libcst parse-only floor, in one run.
+
+Usage:
+    python benchmarks/bench_scan.py [--size small|medium|large] [--corpus DIR] [--repeat N]
+
+Builds the benchmark corpus with ../shared/bench/make_corpus.py unless --corpus names an
+existing one (or DIR already holds a corpus-manifest.json). Each repetition times, back to
+back, (a) parsing every .py file with libcst alone in one process (the floor, as
+../shared/bench/parse_floor.py --mode cst does) and (b) a full `mldebt scan --jobs 1` of the
+same tree as a subprocess (JSON to a temporary file). Prints the medians, the ratio, and the
+scan's file, error and per-rule finding counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared"
+
+
+def ensure_corpus(size: str, corpus: Path | None) -> Path:
+    dest = corpus or HERE / "results" / f"corpus-{size}"
+    if (dest / "corpus-manifest.json").exists():
+        return dest
+    make = SHARED / "bench" / "make_corpus.py"
+    if not make.exists():
+        sys.exit(f"no corpus at {dest} and no {make} to build one")
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, str(make), str(dest), "--size", size], check=True)
+    return dest
+
+
+def parse_floor(root: Path) -> tuple[float, int]:
+    code = r"""
+import os, sys, time, libcst
+paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(sys.argv[1]) for f in fs if f.endswith('.py'))
+t = time.perf_counter()
+for p in paths:
+    with open(p, 'rb') as fh:
+        data = fh.read()
+    try:
+        libcst.parse_module(data)
+    except Exception:
+        pass
+print(time.perf_counter() - t, len(paths))
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(root)], check=True, capture_output=True, text=True)
+    seconds, files = out.stdout.split()
+    return float(seconds), int(files)
+
+
+def scan(root: Path, jobs: int, out: Path) -> float:
+    cmd = [sys.executable, "-m", "mldebt", "scan", str(root), "--jobs", str(jobs), "--format", "json",
+           "-o", str(out), "--exit-zero", "--no-color"]
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=("small", "medium", "large"), default="small")
+    ap.add_argument("--corpus", type=Path)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=1)
+    args = ap.parse_args()
+    root = ensure_corpus(args.size, args.corpus)
+    floors, scans = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "report.json"
+        for i in range(args.repeat):
+            f, n_files = parse_floor(root)
+            s = scan(root, args.jobs, out)
+            floors.append(f)
+            scans.append(s)
+            print(f"run {i + 1}: parse floor {f:.2f}s  scan --jobs {args.jobs} {s:.2f}s  ratio {s / f:.2f}x",
+                  flush=True)
+        report = json.loads(out.read_text(encoding="utf-8"))
+    floor, total = statistics.median(floors), statistics.median(scans)
+    print(f"\ncorpus {root} ({n_files} .py files)")
+    print(f"median parse floor {floor:.2f}s, median scan --jobs {args.jobs} {total:.2f}s, "
+          f"ratio {total / floor:.2f}x (target <= 2.5x)")
+    s = report["summary"]
+    print(f"files {s['files']}, findings {s['findings']}, errors {s['errors']}")
+    for rule, n in sorted(s["by_rule"].items()):
+        print(f"  {rule}: {n}")
+    reasons = Counter(e["message"].split(":")[0] for e in report["errors"])
+    for reason, n in reasons.most_common():
+        print(f"  error: {reason}: {n}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
