@@ -135,11 +135,12 @@ def scan(paths: tuple[Path, ...], fmt: str, output: Path | None, select: tuple[s
         report = run_scan(request, progress=progress)
     finally:
         progress.close()
-    text = render(report, fmt, color=output is None and _use_color(no_color, sys.stdout))
+    color = output is None and fmt == "text" and _use_color(no_color, sys.stdout)
+    text = render(report, fmt, color=color)
     if output is not None:
         write_atomic(output, text)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=color)
     code = EXIT_OK
     if report.gating:
         code = EXIT_FINDINGS
