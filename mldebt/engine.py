@@ -141,14 +141,11 @@ class FileContextImpl:
         visits: dict[type, list[Callable[[Any], Any]]] = {}
         leaves: dict[type, list[Callable[[Any], Any]]] = {}
         for rule in rules:
-            for attr in dir(type(rule)):
-                if attr.startswith("visit_") or attr.startswith("leave_"):
-                    node_cls = getattr(cst, attr[6:], None)
-                    if not isinstance(node_cls, type):
-                        continue
-                    target = visits if attr[0] == "v" else leaves
-                    for cls in _concrete_subclasses(node_cls):
-                        target.setdefault(cls, []).append(getattr(rule, attr))
+            for attr, classes in _handlers_of(type(rule)):
+                target = visits if attr[0] == "v" else leaves
+                method = getattr(rule, attr)
+                for cls in classes:
+                    target.setdefault(cls, []).append(method)
         self._visits = visits
         self._leaves = leaves
         self._walk(self._module)
@@ -217,6 +214,21 @@ class FileContextImpl:
 
 
 _SUBCLASSES: dict[type, tuple[type, ...]] = {}
+_HANDLERS: dict[type, tuple[tuple[str, tuple[type, ...]], ...]] = {}
+
+
+def _handlers_of(rule_cls: type) -> tuple[tuple[str, tuple[type, ...]], ...]:
+    """A rule class's ``visit_X``/``leave_X`` methods and the node classes each one covers."""
+    hit = _HANDLERS.get(rule_cls)
+    if hit is None:
+        found = []
+        for attr in dir(rule_cls):
+            if attr.startswith(("visit_", "leave_")):
+                node_cls = getattr(cst, attr[6:], None)
+                if isinstance(node_cls, type) and issubclass(node_cls, cst.CSTNode):
+                    found.append((attr, _concrete_subclasses(node_cls)))
+        hit = _HANDLERS[rule_cls] = tuple(found)
+    return hit
 
 
 def _concrete_subclasses(base: type) -> tuple[type, ...]:
