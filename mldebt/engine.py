@@ -51,6 +51,8 @@ _FIELD_ORDER: dict[type, tuple[str, ...]] = {
     cst.ExceptHandler: ("type", "name", "body"),
     cst.ExceptStarHandler: ("type", "name", "body"),
     cst.MatchCase: ("pattern", "guard", "body"),
+    cst.Parameters: ("posonly_params", "posonly_ind", "params", "star_arg", "kwonly_params", "star_kwarg"),
+    cst.TypeAlias: ("name", "type_parameters", "value"),
 }
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -271,7 +273,13 @@ def _scan_comments(text: str, strings: Sequence[cst.CSTNode], module: cst.Module
             line_start = text.rfind("\n", cursor, to) + 1
 
     for node in strings:
-        value = node.value if isinstance(node, cst.SimpleString) else module.code_for_node(node)
+        if isinstance(node, cst.SimpleString):
+            value = node.value
+        else:
+            # an f-string's own parentheses may hold comments: locate the string alone
+            if node.lpar:  # type: ignore[attr-defined]
+                node = node.with_changes(lpar=(), rpar=())
+            value = module.code_for_node(node)
         while True:
             q = text.find(value, cursor)
             if q < 0:
@@ -330,12 +338,23 @@ def _tokenize_comments(text: str) -> list[Comment]:
 
 
 class _PositionState(CodegenState):
-    """Code generation that notes where chosen nodes start and end (token indices)."""
+    """Code generation that notes where chosen nodes start and end (token indices).
+
+    libcst nodes call ``record_syntactic_position`` around their syntactic extent (an
+    expression without its parentheses, an element without its comma, a statement from
+    its keyword to the end of its body, without leading lines, decorators or a trailing
+    comment). We record that extent for every node, as token indices (cheap), because a
+    node may hoist its start or end from a child (``start_node``/``end_node``); this is
+    what ``PositionProvider`` reports, at a fraction of its cost. ``spans`` keeps the
+    whitespace-inclusive extent of the targets, for the few nodes without a syntactic one.
+    """
 
     def __init__(self, targets: set[int], **kw: Any) -> None:
         super().__init__(**kw)
         self.targets = targets
         self.spans: dict[int, list[int]] = {}
+        self.syntactic: dict[int, tuple[int, int]] = {}
+        self._open: list[tuple[int, cst.CSTNode | None, cst.CSTNode | None, int]] = []
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         if id(node) in self.targets:
@@ -345,6 +364,31 @@ class _PositionState(CodegenState):
         span = self.spans.get(id(node))
         if span is not None and span[1] < 0:
             span[1] = len(self.tokens)
+
+    # A plain object as its own context manager: cheaper than ``@contextmanager``.
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
+                                  end_node: cst.CSTNode | None = None) -> Any:
+        self._open.append((id(node), start_node, end_node, len(self.tokens)))
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        key, start_node, end_node, start = self._open.pop()
+        syntactic = self.syntactic
+        end = len(self.tokens)
+        # a child without a syntactic extent is the first (start) or last (end) thing
+        # generated inside this block, so the block's own bounds are its bounds
+        if start_node is not None:
+            hoist = syntactic.get(id(start_node))
+            if hoist is not None:
+                start = hoist[0]
+        if end_node is not None:
+            hoist = syntactic.get(id(end_node))
+            if hoist is not None:
+                end = hoist[1]
+        syntactic[key] = (start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,12 +401,29 @@ class _Span:
 
 
 def _positions(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _Span]:
+    """Where ``nodes`` are: the same ranges as libcst's ``PositionProvider``.
+
+    So a decorated definition starts at ``def``/``class``, a statement ends before its
+    semicolon or trailing comment, an expression excludes its parentheses. The few nodes
+    libcst gives only a whitespace-inclusive extent (``ComparisonTarget``, ``CompFor``,
+    ``AsName``, unary operators, whitespace...) are trimmed of leading blank and comment
+    lines, indentation and trailing whitespace instead.
+    """
     targets = {id(n) for n in nodes}
     state = _PositionState(targets, default_indent=module.default_indent, default_newline=module.default_newline)
     module._codegen(state)
     tokens = state.tokens
+    # ``Module`` pops the file's last newline after its statements recorded their ends
+    size = len(tokens)
+    bounds: dict[int, tuple[int, int, bool]] = {}
+    for key, (start, end) in state.spans.items():
+        syn = state.syntactic.get(key)
+        if syn is not None:
+            bounds[key] = (min(syn[0], size), min(syn[1], size), True)
+        else:
+            bounds[key] = (min(start, size), min(end, size), False)
     # token index -> (line, col) for every boundary we need, in one pass
-    wanted = sorted({i for s in state.spans.values() for i in s})
+    wanted = sorted({i for b in bounds.values() for i in b[:2]})
     where: dict[int, tuple[int, int]] = {}
     line, col, idx = 1, 0, 0
     for target in wanted:
@@ -377,10 +438,14 @@ def _positions(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _S
             idx += 1
         where[target] = (line, col)
     out: dict[int, _Span] = {}
-    for key, (start, end) in state.spans.items():
+    for key, (start, end, syntactic) in bounds.items():
         text = "".join(tokens[start:end])
         line, col = where[start]
-        # skip leading blank and comment-only lines and indentation (statements own them)
+        if syntactic:
+            end_line, end_col = where[end]
+            out[key] = _Span(line, col, end_line, end_col, text)
+            continue
+        # skip leading blank and comment-only lines and indentation
         pos = 0
         while True:
             nl = text.find("\n", pos)

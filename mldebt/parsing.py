@@ -6,11 +6,15 @@ past :func:`load_source` / :func:`parse`.
 
 from __future__ import annotations
 
+import ast
+import codecs
 import io
 import json
 import re
 import tokenize
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import sub
 
 import libcst as cst
 
@@ -42,35 +46,122 @@ class Source:
 
 
 _BINARY_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x7fELF", b"%PDF")
+_LONE_CR_RE = re.compile(r"\r(?!\n)")
+
+
+def _undecodable(data: bytes, encoding: str, exc: UnicodeDecodeError) -> SourceError:
+    line = data.count(b"\n", 0, exc.start) + 1
+    return SourceError(
+        f"cannot decode as {encoding}: invalid byte 0x{data[exc.start]:02x} at line {line}"
+        " (add a PEP 263 coding comment or re-save the file as UTF-8)"
+    )
 
 
 def decode(data: bytes) -> str:
     """Decode Python source bytes honouring a BOM or a PEP 263 coding cookie."""
     if data.startswith(_BINARY_SIGNATURES):
         raise SourceError("binary file (not Python source)")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise SourceError("UTF-16 encoded: Python source must be UTF-8 (or declare an 8-bit"
+                          " encoding); re-save it as UTF-8")
     if b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise SourceError(f"null byte at line {line}: binary file or corrupt source")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        if data.startswith(codecs.BOM_UTF8) and "encoding problem" in str(exc):
+            raise SourceError("the UTF-8 byte-order mark contradicts the coding cookie") from None
+        # it also fails when line 1 or 2 is not UTF-8 and there is no cookie: then say
+        # which byte and where, as for a bad byte further down
+        if "unknown encoding" not in str(exc):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise _undecodable(data, "utf-8", bad) from None
         raise SourceError(f"bad encoding declaration: {exc}") from None
     try:
         text = data.decode(encoding)
     except LookupError:
         raise SourceError(f"unknown encoding {encoding!r} in coding cookie") from None
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise SourceError(
-            f"cannot decode as {encoding}: invalid byte 0x{data[exc.start]:02x} at line {line}"
-            " (add a PEP 263 coding comment or re-save the file as UTF-8)"
-        ) from None
+        raise _undecodable(data, encoding, exc) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        # a lone CR ends a line for Python and libcst; make it LF so that line numbers
+        # found from the text (comments, positions) agree with them
+        text = _LONE_CR_RE.sub("\n", text)
     return text
 
 
+# IPython escapes (``%magic``, ``!shell``, ``?obj``, ``obj?``), recognised as IPython does:
+# only where a logical line starts, never inside brackets, strings or after a backslash.
 _MAGIC_RE = re.compile(r"^(\s*)([%!]|\?|[\w.]+\?\??\s*$)")
+# ``x = %time f()``, ``files = !ls``: the target stays, the magic goes
+_MAGIC_ASSIGN_RE = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=)\s*(?:%\w|!)")
+_NEWLINE_RE = re.compile(r"\r\n|\r|\n")
+_LEX_RE = re.compile(r"""#|[()\[\]{}]|'''|\"\"\"|['"]""")
+_STRING_END_RE = {q: re.compile(r"\\.|\\$|" + re.escape(q)) for q in ("'", '"', "'''", '"""')}
+
+
+def _after_line(line: str, depth: int, quote: str) -> tuple[int, str, bool]:
+    """Bracket depth, open string delimiter ('' if none) and backslash continuation after ``line``."""
+    pos, n = 0, len(line)
+    while pos < n:
+        if quote:
+            for m in _STRING_END_RE[quote].finditer(line, pos):
+                if m.group() == quote:
+                    pos, quote = m.end(), ""
+                    break
+            else:
+                if len(quote) == 1 and not line.endswith("\\"):
+                    quote = ""  # unterminated one-line string: a syntax error, the parser will say
+                return depth, quote, False
+            continue
+        m = _LEX_RE.search(line, pos)
+        if m is None:
+            break
+        tok, pos = m.group(), m.end()
+        if tok == "#":
+            return depth, "", False
+        if tok in "([{":
+            depth += 1
+        elif tok in ")]}":
+            depth = max(0, depth - 1)
+        else:
+            quote = tok
+    return depth, quote, line.endswith("\\")
+
+
+def _convert_cell(lines: list[str]) -> list[str]:
+    """One code cell with its IPython syntax blanked out, line for line."""
+    first = lines[0].lstrip()
+    if first.startswith("%%"):
+        if first.split()[0] not in ("%%time", "%%timeit", "%%capture"):
+            return [""] * len(lines)  # %%bash, %%writefile...: not Python
+        lines = ["", *lines[1:]]
+    converted = []
+    depth, quote, continued, in_magic = 0, "", False, False
+    for line in lines:
+        if in_magic:  # a magic continued with a backslash
+            converted.append("")
+            in_magic = line.endswith("\\")
+            continue
+        if depth == 0 and not quote and not continued:
+            m = _MAGIC_ASSIGN_RE.match(line)
+            if m is not None:
+                converted.append(f"{m.group(1)} None  # IPython magic")
+                in_magic = line.endswith("\\")
+                continue
+            if _MAGIC_RE.match(line):
+                indent = line[: len(line) - len(line.lstrip())]
+                converted.append(f"{indent}pass  # IPython magic")
+                in_magic = line.endswith("\\")
+                continue
+        converted.append(line)
+        depth, quote, continued = _after_line(line, depth, quote)
+    return converted
 
 
 def notebook_source(data: bytes) -> Source:
@@ -92,18 +183,11 @@ def notebook_source(data: bytes) -> Source:
             src = "".join(s for s in src if isinstance(s, str))
         if not isinstance(src, str):
             raise SourceError(f"broken notebook: cell {index} has no text source")
-        lines = src.splitlines() or [""]
-        cell_magic = lines[0].lstrip().startswith("%%")
-        keep_body = cell_magic and lines[0].split()[0] in ("%%time", "%%timeit", "%%capture")
-        converted = []
-        for i, line in enumerate(lines):
-            if cell_magic and (i == 0 or not keep_body):
-                converted.append("")
-            elif _MAGIC_RE.match(line):
-                indent = line[: len(line) - len(line.lstrip())]
-                converted.append(f"{indent}pass  # IPython magic")
-            else:
-                converted.append(line)
+        # Python's line ends only: ``str.splitlines`` would also split on \f, \x1c, \u2028...
+        lines = _NEWLINE_RE.split(src)
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
+        converted = _convert_cell(lines)
         cells.append((index, line_no))
         out.extend(converted)
         line_no += len(converted)
@@ -118,18 +202,83 @@ def load_source(path: str, data: bytes) -> Source:
     return Source(text=text, lines=text.count("\n") + (0 if text.endswith("\n") or not text else 1))
 
 
-def parse(source: Source) -> cst.Module:
+# CPython refuses more than 200 nested brackets ("too many nested parentheses"); libcst's
+# native parser takes seconds on a few hundred and overflows its stack (SIGSEGV, killing
+# the whole scan) past about a thousand, so such a file is refused before parsing.
+_MAX_NESTING = 200
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"()[]{}")
+_BRACKET_STEP = [1 if c in b"([{" else -1 for c in range(256)]
+
+
+def _nesting_bound(text: str) -> int:
+    """At least the bracket nesting depth of ``text`` (brackets in strings count too), cheaply.
+
+    Drops matched innermost pairs a few times over (C speed), each pass lowering the depth
+    by at most one, then measures the highest climb left on what remains.
+    """
+    seq = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    passes = 0
+    while seq and passes < 32:
+        shorter = seq.replace(b"()", b"").replace(b"[]", b"").replace(b"{}", b"")
+        if len(shorter) == len(seq):
+            break
+        seq, passes = shorter, passes + 1
+    if not seq:
+        return passes
+    levels = list(accumulate(map(_BRACKET_STEP.__getitem__, seq), initial=0))
+    return max(map(sub, levels, accumulate(levels, min))) + passes
+
+
+def _nesting(text: str) -> int:
+    """The bracket nesting depth of ``text``, from its tokens (slow; for the rare deep file)."""
+    depth = deepest = 0
     try:
-        return cst.parse_module(source.text)
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP:
+                if tok.string in ("(", "[", "{"):
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif tok.string in (")", "]", "}"):
+                    depth -= 1
+    except SyntaxError as exc:  # Python 3.12+ tokenizes in C and stops at its limit
+        if "nested" in str(exc):
+            return _MAX_NESTING + 1
+    except tokenize.TokenError:
+        pass
+    return deepest
+
+
+def _python_syntax_error(text: str) -> tuple[int, int, str] | None:
+    """Where and why CPython rejects ``text`` (libcst's own line numbers are not reliable)."""
+    try:
+        compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        return exc.lineno or 1, exc.offset or 1, exc.msg
+    except (RecursionError, MemoryError, ValueError):
+        return None
+    return None
+
+
+def parse(source: Source) -> cst.Module:
+    text = source.text
+    if _nesting_bound(text) > _MAX_NESTING and _nesting(text) > _MAX_NESTING:
+        raise SourceError(f"too deeply nested: more than {_MAX_NESTING} levels of brackets"
+                          " (Python's own limit); not analysed")
+    try:
+        return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
+        line, column = exc.raw_line, exc.raw_column + 1
         msg = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-        where = f"line {exc.raw_line}, column {exc.raw_column + 1}"
+        python = _python_syntax_error(text)
+        if python is not None:
+            line, column, msg = python
+        where = f"line {line}, column {column}"
         if source.is_notebook:
-            cell = source.cell_of(exc.raw_line)
+            cell = source.cell_of(line)
             if cell:
                 where = f"cell {cell[0]}, line {cell[1]}"
         hint = ""
-        if re.search(r"^\s*(print\s+[^(\s=]|exec\s+\"|except\s+\w+\s*,)", source.text, re.M):
+        if re.search(r"^\s*(print\s+[^(\s=]|exec\s+\"|except\s+\w+\s*,)", text, re.M):
             hint = " (looks like Python 2)"
         raise SourceError(f"syntax error at {where}: {msg}{hint}") from None
     except RecursionError:
