@@ -74,6 +74,8 @@ def _fields(cls: type) -> tuple[str, ...]:
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _STRINGS = (cst.SimpleString, cst.FormattedString)
+# f-strings and, where libcst has them, PEP 750 t-strings: located as a whole
+_FSTRINGS = frozenset(t for t in (cst.FormattedString, getattr(cst, "TemplatedString", None)) if t)
 
 
 @dataclass(slots=True)
@@ -161,7 +163,7 @@ class FileContextImpl:
             self.names.add_import(node)  # type: ignore[arg-type]
         elif cls is cst.ImportFrom:
             self.names.add_import_from(node)  # type: ignore[arg-type]
-        elif cls is cst.SimpleString or cls is cst.FormattedString:
+        elif cls is cst.SimpleString or cls in _FSTRINGS:
             self._strings.append(node)
         fns = self._visits.get(cls)
         if fns:
@@ -183,13 +185,13 @@ class FileContextImpl:
         for name in fields:
             value = getattr(node, name)
             if isinstance(value, cst.CSTNode):
-                if cls is cst.FormattedString:
+                if cls in _FSTRINGS:
                     continue  # its parts are located with the f-string as a whole
                 walk(value)
             elif type(value) is tuple or type(value) is list:
                 for child in value:
                     if isinstance(child, cst.CSTNode):
-                        if cls is cst.FormattedString:
+                        if cls in _FSTRINGS:
                             self._walk_fstring_part(child)
                         else:
                             walk(child)
@@ -522,6 +524,8 @@ def analyse_source(job: FileJob, data: bytes, plans: Sequence[RulePlan],
         for rule in rules:
             rule.finish()
         directives = parse_directives(ctx.comments())
+        if source.is_notebook:
+            directives = [dataclasses.replace(d, cell=(source.cell_of(d.line) or (None,))[0]) for d in directives]
         findings, facts = _locate(ctx, module, source)
     except RecursionError:
         return FileResult(job.path, job.module, job.is_test, lines, error="too deeply nested to analyse")

@@ -125,6 +125,7 @@ class Directive:
     column: int
     end_column: int
     malformed: str = ""  # non-empty: why the directive could not be understood
+    cell: int | None = None  # notebooks: 1-based cell index
 
 
 @dataclass(frozen=True, slots=True)

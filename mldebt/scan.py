@@ -183,7 +183,7 @@ def _finalise(path: str, kept: Sequence[tuple[RuleSpec, RawFinding, Status]]) ->
 
 def _directive_location(d: Directive) -> Location:
     text = f"# mldebt: {d.kind}[{', '.join(d.codes)}]"
-    return Location(d.line, d.column, d.line, d.end_column, d.line, "<module>", text)
+    return Location(d.line, d.column, d.line, d.end_column, d.line, "<module>", text, cell=d.cell)
 
 
 def _directive_findings(result: FileResult, sup: FileSuppressions, catalog: Catalog,

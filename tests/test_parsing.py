@@ -95,8 +95,6 @@ def test_good_files_keep_their_findings_next_to_bad_ones(bad_tree):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="scan._directive_location builds suppression findings "
-                   "without the notebook cell (Directive/FileResult carry no cell map)")
 def test_suppression_findings_in_a_notebook_carry_their_cell(bad_tree):
     report, _ = bad_tree
     assert [f.cell for f in report.findings if f.path == "magics.ipynb"] == [5]
