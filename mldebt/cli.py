@@ -152,10 +152,17 @@ def scan(paths: tuple[Path, ...], fmt: str, output: Path | None, select: tuple[s
 
 
 @cli.command("rules")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True)
 def rules_cmd(fmt: str) -> None:
     """List the rule catalog: code, name, smell, status, severity."""
     catalog = load_catalog()
+    if fmt == "markdown":
+        click.echo("| code | name | smell | status | severity | what it flags |")
+        click.echo("|---|---|---|---|---|---|")
+        for r in catalog.rules:
+            click.echo(f"| `{r.code}` | `{r.name}` | {r.smell} | {r.status} | {r.severity.value} | {r.summary} |")
+        return
     if fmt == "json":
         click.echo(json.dumps([
             {"code": r.code, "name": r.name, "smell": r.smell, "status": r.status,

@@ -24,6 +24,15 @@ def test_rules_table_lists_every_rule_with_its_smell_and_severity():
         assert spec.name in row and spec.smell in row and spec.severity.value in row, row
 
 
+def test_rules_table_is_what_mldebt_rules_prints_in_markdown():
+    from click.testing import CliRunner
+
+    from mldebt.cli import cli
+
+    table = CliRunner().invoke(cli, ["rules", "--format", "markdown"]).output
+    assert table.strip() in README, "regenerate the README table with `mldebt rules --format markdown`"
+
+
 def test_setup_is_two_commands_and_ci_runs_the_readme_test_command():
     blocks = _sh_blocks()
     assert len(blocks) >= 2
