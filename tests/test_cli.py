@@ -213,3 +213,26 @@ def test_no_path_scans_the_current_directory(tmp_path):
     project(tmp_path, {"a.py": TYPO})
     r = run("scan", "--format", "json", cwd=tmp_path)
     assert json.loads(r.stdout)["findings"][0]["path"] == "a.py"
+
+
+def test_per_file_ignores_from_configuration(tmp_path):
+    project(tmp_path, {"scripts/a.py": TYPO, "src/b.py": TYPO},
+            config="[tool.mldebt.per-file-ignores]\n'scripts/*' = ['malformed-suppression']\n")
+    r = run("scan", str(tmp_path), "--format", "json")
+    assert [f["path"] for f in json.loads(r.stdout)["findings"]] == ["src/b.py"]
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in (ROOT / "fixtures").iterdir() if p.is_dir()))
+def test_fixture_reports_match_the_schema(fixture, tmp_path):
+    out = tmp_path / "r.json"
+    r = run("scan", str(ROOT / "fixtures" / fixture), "--format", "json", "-o", str(out), "--jobs", "2")
+    assert r.returncode == 1, r.stderr  # every fixture carries debt
+    data = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.validate(data, SCHEMA)
+    assert data["summary"]["findings"] == len(data["findings"]) > 0
+    assert data["summary"]["by_smell"].keys() >= {"hard-coded-threshold", "dead-experimental-path"}
+    keys = [(f["path"], f["line"], f["column"], f["rule"]) for f in data["findings"]]
+    assert keys == sorted(keys)  # deterministic order
+    assert len({f["fingerprint"] for f in data["findings"]}) == len(data["findings"])
+    if fixture == "research-scripts":
+        assert any(f["path"].endswith(".ipynb") and f.get("cell") for f in data["findings"])
