@@ -558,7 +558,8 @@ def _locate(ctx: FileContextImpl, module: cst.Module, source: Source) -> tuple[l
             nodes.append(p.node)
         if p.anchor is not None:
             nodes.append(p.anchor)
-    spans = _positions(module, nodes)
+    # facts without nodes need no positions: code generation runs only for located items
+    spans = _positions(module, nodes) if nodes else {}
     findings: list[RawFinding] = []
     facts: list[Fact] = []
     for p in ctx.pending:
