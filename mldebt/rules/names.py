@@ -28,6 +28,23 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+def import_base(module: str, is_package: bool, node: cst.ImportFrom) -> str | None:
+    """The module a ``from ... import`` in ``module`` reads from, relative imports resolved."""
+    mod = dotted(node.module) if node.module is not None else ""
+    if mod is None:
+        return None
+    level = len(node.relative)
+    if level == 0:
+        return mod
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: max(0, len(parts) - (level - 1))]
+    base = ".".join(parts)
+    return f"{base}.{mod}" if base and mod else (base or mod)
+
+
 class NameResolver:
     def __init__(self, module: str = "", is_package: bool = False) -> None:
         self.module = module
@@ -62,21 +79,7 @@ class NameResolver:
             self.aliases[local] = f"{base}.{name}" if base else name
 
     def _from_base(self, node: cst.ImportFrom) -> str | None:
-        mod = dotted(node.module) if node.module is not None else ""
-        if mod is None:
-            return None
-        level = len(node.relative)
-        if level == 0:
-            return mod
-        parts = self.module.split(".") if self.module else []
-        if not self.is_package:
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: len(parts) - (level - 1)] if len(parts) >= level - 1 else []
-        base = ".".join(parts)
-        if mod:
-            base = f"{base}.{mod}" if base else mod
-        return base
+        return import_base(self.module, self.is_package, node)
 
     # -- querying ------------------------------------------------------------------
     def qualified(self, node: cst.BaseExpression) -> str | None:
