@@ -1,7 +1,16 @@
 """Helpers shared by the dead-experimental-path rules (MLD401-MLD405).
 
-Everything here works on one node or one string at a time and is cheap: the rules call it
-from hot ``visit_*`` methods.
+- constant truth values of conditions (MLD401) and statements that do nothing (MLD402);
+- experiment-like names: snake-case normalisation, patterns, versions, wrapper decorators
+  (MLD405);
+- comments: which comment lines are code (MLD404), and the ``cst.Comment`` node of a
+  comment the engine listed, so that it can be reported;
+- flags: the bindings of every name per scope, writes with computed names, the tests on
+  names, and where a test is in the text (MLD403).
+
+The per-node helpers are cheap (the rules call them from hot ``visit_*`` methods); the
+costly ones (finding a comment's node, locating a test in the text) run only for findings
+or candidates.
 """
 
 from __future__ import annotations
@@ -18,11 +27,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # as mldebt.engine does: comment order
-
-REFERENCE = (
-    'Sculley et al., "Hidden Technical Debt in Machine Learning Systems", NeurIPS 2015, '
-    '§5 "ML-System Anti-Patterns": Dead Experimental Codepaths.'
-)
 
 # --- constant truth values ------------------------------------------------------------
 
@@ -93,9 +97,6 @@ def is_forced(expr: cst.BaseExpression) -> bool:
 
 
 # --- statements -----------------------------------------------------------------------
-
-_TRIVIAL_SMALL = (cst.Pass,)
-
 
 def small_statements(body: Sequence[cst.BaseStatement]) -> Iterable[cst.BaseSmallStatement | None]:
     """Each small statement of a block; None for a compound statement."""
@@ -169,6 +170,16 @@ WRAPPER_NAMES = frozenset({
     "dataclass", "timer", "timeit", "profile", "retry",
 })
 
+def registers(names: Any, decorator: cst.Decorator) -> bool:
+    """A decorator that may record the function somewhere (`@register_model`), unlike a
+    wrapper (`@torch.no_grad()`); ``names`` is the file's name resolver."""
+    expr = decorator.decorator
+    if type(expr) is cst.Call:
+        expr = expr.func  # type: ignore[attr-defined]
+    qualified = names.qualified(expr) or dotted_name(expr) or ""
+    return qualified not in WRAPPERS and qualified.rsplit(".", 1)[-1] not in WRAPPER_NAMES
+
+
 VERSIONED = re.compile(r"^(.+?)_v(\d+)$")
 
 
@@ -181,10 +192,6 @@ def version_base(normalized: str) -> str | None:
 # --- modules --------------------------------------------------------------------------
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__", "builtins"}
-
-
-def is_stdlib(qualified: str) -> bool:
-    return qualified.split(".", 1)[0] in _STDLIB
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:
@@ -375,7 +382,11 @@ _INTRO = re.compile(
     r"^(returns?|outputs?|yields?|raises?|args|arguments|parameters|params|notes?)\s*:"
 )
 # R (`library(x)`, `y <- f(x)`, `c(1, 2)`) parses as Python calls: a group with R in it is R.
-_R_CODE = re.compile(r"<-|^(?:library|require|source)\(|(?<![\w.])c\(|\$\w")
+_R_CODE = re.compile(
+    r"<-|^(?:library|require|source)\(|(?<![\w.])c\(|\$\w"
+    # BibTeX (`@article{key,`, `journal={Combinatorica},`) is not Python either
+    r"|^@\w+\{|^(?i:author|title|journal|year|volume|pages|doi|issn|publisher|booktitle)\s*=\s*\{"
+)
 # `outputs (B, T, 2)`: a word, a space, then brackets is prose or a shape, not a call
 _SPACED_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s+\(")
 _OPEN = str.maketrans("", "", ")]}")
@@ -389,23 +400,35 @@ def is_r_code(texts: Sequence[str]) -> bool:
     return any(_R_CODE.search(t) for t in texts)
 
 
+_KEPT = re.compile(r"(?i)\b(alternat\w*|old|older|previous|original|legacy|uncomment\w*|disabled?|"
+                   r"slower|faster|instead|backup|experiment\w*)\b")
 _DOC_COLON = re.compile(
-    r"(?i)\b(via|following|obtained|computed|derived|given by|like|as in|we do not|instead of|"
-    r"would|could|should|might)\b.*:$"
+    r"(?i)\b(via|following|obtained|computed|derived|generated|produced|using|given by|like|as in|we do not|instead of|"
+    r"would|could|should|might)\b.*:$|\b(is|are)\s*:$"
 )
 
 
 def introduces_example(texts: Sequence[str], indents: Sequence[int], start: int) -> bool:
     """Documentation: the prose line above the code says it is an example ("Example:",
-    "e.g.", "computed via:"), or the code is indented under it like a quoted snippet."""
+    "e.g.", "computed via:"), or the code is indented under it like a quoted snippet, or
+    a less indented line higher in the comment says "Examples:"."""
     k = start - 1
     while k >= 0 and not texts[k]:
         k -= 1
     if k < 0:
         return False
     above = texts[k]
-    return (_INTRO.search(above) is not None or _DOC_COLON.search(above) is not None
-            or (indents[start] >= indents[k] + 2 and _is_prose(above)))
+    if _INTRO.search(above):
+        return True
+    paragraph = [t for t in texts[max(0, k - 2): k + 1] if t]
+    if any(_KEPT.search(t) for t in paragraph):
+        return False  # "Alternate implementation:", "old version:": code kept, not documentation
+    if _DOC_COLON.search(above):
+        return True
+    if indents[start] >= indents[k] + 2 and (above.endswith(":") or _is_prose(above)):
+        return True
+    return any(texts[j] and indents[j] < indents[start] and (_INTRO.search(texts[j]) or _DOC_COLON.search(texts[j]))
+               for j in range(k))
 
 
 def _is_prose(text: str) -> bool:
@@ -500,8 +523,10 @@ def _is_ellipsis(value: ast.expr) -> bool:
 
 
 def _is_setting(stmt: ast.Assign | ast.AugAssign) -> bool:
-    """`lr = 0.001`: one name set to a number or string (not `a = b = 0.5`, `tp = [0, 1]`)."""
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) != 1:
+    """`lr = 0.001`: one name set to a number or string (not `a = b = 0.5`, `tp = [0, 1]`,
+    nor a maths symbol such as `V = 41.5`)."""
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    if len(targets) != 1 or (isinstance(targets[0], ast.Name) and targets[0].id.isupper() and len(targets[0].id) <= 2):
         return False
     value = stmt.value.operand if isinstance(stmt.value, ast.UnaryOp) else stmt.value
     return isinstance(value, ast.Constant)
@@ -527,6 +552,9 @@ def _parse_kind(text: str) -> int:
         if isinstance(stmt, ast.Expr):
             if not isinstance(stmt.value, _CALLS):
                 return NOT_CODE  # `foo`, `a.b`, `(B, C * prod(s))`, `x - y`: words, shapes, maths
+            func = getattr(stmt.value, "func", None)
+            if isinstance(func, ast.Name) and func.id.isupper() and len(func.id) > 1:
+                return NOT_CODE  # `ALIAS(value)`: a grammar or a token list, not a call
             kind = STRONG_CODE
         elif isinstance(stmt, ast.AnnAssign):
             if stmt.value is None:
@@ -669,8 +697,10 @@ class FlagScopes:
                     break
         return scope
 
-    def bind(self, name: str, imported: bool = False, literal: str | None = None) -> None:
+    def bind(self, name: str, imported: bool = False, literal: str | None = None, walrus: bool = False) -> None:
         scope = self.stack[-1]
+        if walrus:  # `(x := ...)` in a comprehension binds in the enclosing function
+            scope = next(s for s in reversed(self.stack) if s.kind != "comprehension")
         if name in scope.globs:
             self.global_rebinds.add(name)
             return
@@ -812,7 +842,8 @@ class FlagCollector:
             self._target(node.name.name)
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._target(node.target)
+        if type(node.target) is cst.Name:
+            self.scopes.bind(node.target.value, walrus=True)
 
     def visit_Del(self, node: cst.Del) -> None:
         self._target(node.target)
@@ -873,7 +904,8 @@ class FlagCollector:
 
     def visit_Call(self, node: cst.Call) -> None:
         f = node.func
-        name = f.value if type(f) is cst.Name else f.attr.value if type(f) is cst.Attribute else None  # type: ignore[attr-defined]
+        t = type(f)
+        name = f.value if t is cst.Name else f.attr.value if t is cst.Attribute else None  # type: ignore[attr-defined]
         if name in _SETTERS:
             args = node.args
             for arg in args[:2]:
@@ -1006,23 +1038,21 @@ def is_external(qualified: str, own_top: str) -> bool:
     return top != own_top and (top in _STDLIB or top in _THIRD_PARTY)
 
 
-def follow_imports(name: str, known: Mapping[str, Any], links: Mapping[str, Sequence[str]],
-                   depth: int = 0) -> str | None:
+def follow_imports(name: str, known: Mapping[str, Any], links: Mapping[str, Sequence[str]]) -> str | None:
     """``pkg.FAST`` -> ``pkg.flags.FAST`` through ``from .flags import FAST`` in ``pkg``
     (``links``: "module.local" -> imported qualified names, "module.*" -> star imports)."""
-    if name in known:
-        return name
-    if depth > 8:
-        return None
-    for nxt in links.get(name, ()):
-        hit = follow_imports(nxt, known, links, depth + 1)
-        if hit:
-            return hit
-    mod, _, local = name.rpartition(".")
-    for base in links.get(f"{mod}.*", ()):
-        hit = follow_imports(f"{base}.{local}", known, links, depth + 1)
-        if hit:
-            return hit
+    seen: set[str] = set()
+    todo = [name]
+    while todo and len(seen) < 200:
+        q = todo.pop(0)
+        if q in known:
+            return q
+        if q in seen:
+            continue
+        seen.add(q)
+        todo.extend(links.get(q, ()))
+        mod, _, local = q.rpartition(".")
+        todo.extend(f"{base}.{local}" for base in links.get(f"{mod}.*", ()))
     return None
 
 

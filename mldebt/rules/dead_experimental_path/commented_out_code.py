@@ -9,6 +9,7 @@ from mldebt.rules.dead_experimental_path._common import (
     CommentNodes, classify_comment_lines, code_blocks, introduces_example, is_r_code,
 )
 
+
 class CommentedOutCode(Rule):
     """
     ## What it does
@@ -20,8 +21,10 @@ class CommentedOutCode(Rule):
     Not flagged: prose, URLs, shell commands (`pip install x`, `python train.py --lr 0.1`),
     doctest lines (`>>>`), tool directives (`# type: ignore`, `# noqa: E501`,
     `# pylint: disable=...`, `# fmt: off`, `# pragma: no cover`), license headers, a single
-    commented line, and documentation examples introduced by a line such as `Example:`,
-    `Usage:`, `e.g.` or `Returns:`.
+    commented line, maths and shape notes (`coef = s - t`, `x.shape = (B, N, C)`,
+    `outputs (B, T, 2)`), R snippets (`fit <- glmnet(x, y)`), pseudo-code (`plot(...)`),
+    and documentation examples: introduced by a line such as `Example:`, `Usage:`, `e.g.`
+    or `computed via:`, or indented under the prose that quotes them.
 
     ## Why is this bad?
     Commented-out code is an experimental path kept "just in case": the old loss, the
@@ -72,6 +75,10 @@ class CommentedOutCode(Rule):
         "# x = f(x)\n\n# y = g(y)\n",  # not consecutive
         Valid("# a = f(x)\n# b = g(a)\n", options={"min-lines": 3}),
         "# ------------------------------\n# Section\n# ==============================\n",
+        "# Examples:\n#\n#     pytest.param(1, 2, 3)\n#     # ParameterSet(values=(1, 2, 3))\n#\n"
+        "#     pytest.param('a', id='x')\n#     # ParameterSet(values=('a',))\n",
+        "# Tokens:\n# STREAM-START\n# ALIAS(value)\n# ANCHOR(value)\n",  # a grammar
+        "# @article{edmonds1967,\n#    journal={Combinatorica},\n#    volume={6},\n# }\n",  # BibTeX
         "# Linear program:\n# intercept = s0 - t0\n# coef = s - t\n",  # maths, not code
         "# tp = [0, 1, 1, 0]\n# fn = [1, 0, 0, 1]\n# b1 = d11 = 0.01667\n",  # expected values
         "# u.shape = (num_samples, *batch_shape)\n# gamma.shape = (1, *batch_shape)\n",  # shapes
@@ -96,6 +103,8 @@ class CommentedOutCode(Rule):
         Invalid("#import pdb\n#pdb.set_trace()\n", line=1),
         Invalid("# warmup: int = 1000\n# use_ema: bool = True\n", line=1),
         Invalid("lr = 0.01\n# lr = 0.001\n# batch_size = 64\n", line=2),
+        Invalid("# Alternate implementation, slower:\n#\n#     aff = build(partition)\n#     return count(aff)\n",
+                line=3),
         Invalid("x = 1\n# if args.mixup:\n#     x, y = mixup(x, y)\n# else:\n#     pass\n", line=2),
         Invalid("class A:\n    def f(self):\n        return 1\n    # def g(self):\n    #     return self.f() + 1\n",
                 line=4),

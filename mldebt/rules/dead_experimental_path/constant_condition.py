@@ -14,9 +14,10 @@ class ConstantCondition(Rule):
     """
     ## What it does
     Flags a branch whose condition is a literal, so one arm can never run: `if False:`,
-    `if 0:`, `if 1 == 0:`, `while False:`, `elif None:`, the `else` of `if True:`, a ternary on a
-    literal, `if x and False:` / `if x or True:` (a real condition switched off or forced
-    on by hand), and a comprehension filter that is always false.
+    `if 0:`, `if 1 == 0:`, `while False:`, `elif None:`, `if True:` with an `else` (the
+    `else` arm is dead), a ternary on a literal, `if x and False:` / `if x or True:` (a
+    real condition switched off or forced on by hand), and a comprehension filter that is
+    always false. The finding is on the condition.
 
     Not flagged: `while True:` / `while 1:` (a loop that ends with `break`), `if True:`
     without an `else` (nothing is dead), `if __debug__:`, `if TYPE_CHECKING:`,
@@ -52,7 +53,7 @@ class ConstantCondition(Rule):
     ## References
     - Sculley et al., "Hidden Technical Debt in Machine Learning Systems", NeurIPS 2015,
       §5 "ML-System Anti-Patterns", *Dead Experimental Codepaths*.
-    - pylint `using-constant-test` (W0125); ruff/flake8-simplify `SIM108`-family checks.
+    - pylint `using-constant-test` (W0125).
     """
 
     VALID = [

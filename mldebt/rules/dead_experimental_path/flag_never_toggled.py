@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-import libcst as cst
-
 from mldebt.model import Confidence, Fact, Location
 from mldebt.rules.base import FileFacts, Invalid, ProjectFinding, ProjectRule, ProjectView, Valid
 from mldebt.rules.dead_experimental_path._common import (
@@ -21,7 +19,7 @@ def _message(name: str, value: str, where: str, scope: str = "anywhere in the re
             "on it switches nothing, and the code it keeps off is a dead experimental path.")
 
 
-def _confidence(value: str) -> Confidence | None:
+def _confidence(value: str) -> Confidence | None:  # `X = None` is often a placeholder
     return Confidence.MEDIUM if value == "None" else None
 
 
@@ -109,6 +107,8 @@ class FlagNeverToggled(FlagCollector, ProjectRule):
         "def f():\n    done = False\n    def cb():\n        nonlocal done\n        done = True\n"
         "    run(cb)\n    if done:\n        print(1)\n",
         "flag = False\nys = [x for flag in flags if flag]\n",  # the comprehension's own `flag`
+        "def f(xs):\n    hit = None\n    ys = [y for x in xs if (hit := g(x))]\n    if hit is None:\n"
+        "        return ys\n",
         "import sys\nFAST = False\ndef configure(**kw):\n    for k, v in kw.items():\n"
         "        setattr(sys.modules[__name__], k, v)\nif FAST:\n    go()\n",
         "class CFG:\n    debug = False\ndef main(args):\n    for k, v in vars(args).items():\n"
@@ -137,8 +137,7 @@ class FlagNeverToggled(FlagCollector, ProjectRule):
                        "evaluate.py": "import cfg as C\n\nwhile C.USE_TTA:\n    tta()\n"},
                 path="evaluate.py", line=3),
         Invalid(files={"settings.py": "LEGACY = True\n", "common.py": "from settings import *\n",
-                       "run.py": "from common import *\nif LEGACY:\n    old()\n"},
-                path="run.py", line=2),
+                       "run.py": "from common import *\nif LEGACY:\n    old()\n"}, path="run.py", line=2),
         Invalid(files={"pkg/__init__.py": "from .flags import FAST\n", "pkg/flags.py": "FAST = False\n",
                        "main.py": "from pkg import FAST\nif FAST:\n    go()\n"}, path="main.py", line=2),
     ]

@@ -12,6 +12,7 @@ _JUMPS = {cst.Return: "return", cst.Raise: "raise", cst.Break: "break", cst.Cont
 _EXITS = {"sys.exit": "sys.exit()", "builtins.exit": "exit()", "builtins.quit": "quit()",
           "os._exit": "os._exit()", "os.abort": "os.abort()", "pytest.skip": "pytest.skip()",
           "pytest.fail": "pytest.fail()", "pytest.exit": "pytest.exit()"}
+_EXIT_NAMES = frozenset(q.rsplit(".", 1)[1] for q in _EXITS)
 
 
 class UnreachableCode(Rule):
@@ -129,7 +130,11 @@ class UnreachableCode(Rule):
         if kind is not None:
             return kind
         if type(small) is cst.Expr and type(small.value) is cst.Call:  # type: ignore[attr-defined]
-            name = self.ctx.names.qualified(small.value.func)  # type: ignore[attr-defined]
+            func = small.value.func  # type: ignore[attr-defined]
+            last = func.value if type(func) is cst.Name else func.attr.value if type(func) is cst.Attribute else ""
+            if last not in _EXIT_NAMES and not (type(func) is cst.Name and func.value in self.ctx.names.aliases):
+                return None
+            name = self.ctx.names.qualified(func)
             kind = _EXITS.get(name) if name is not None else None
             if kind is not None and name.startswith("builtins.") and _is_param(self.ctx.function, name[9:]):
                 return None

@@ -9,8 +9,7 @@ import libcst as cst
 from mldebt.model import Confidence, Fact
 from mldebt.rules.base import FileFacts, Invalid, ProjectFinding, ProjectRule, ProjectView, Valid
 from mldebt.rules.dead_experimental_path._common import (
-    WRAPPER_NAMES, WRAPPERS, compile_globs, dotted_name, glob_keywords, normalize_name, string_fragments,
-    version_base,
+    compile_globs, glob_keywords, normalize_name, registers, string_fragments, version_base,
 )
 
 # Fact kinds; namespaced because ``check`` is not told the rule's code (see the report).
@@ -32,9 +31,10 @@ class UnusedExperimentalDefinition(ProjectRule):
     Counted as used: definitions under a decorator that may register them
     (`@register_model`, `@app.route`, `@pytest.fixture`; not wrappers such as
     `@torch.no_grad()`, `@lru_cache` or `@staticmethod`), pytest tests (`test_*`,
-    `Test*`), names built at run time from a string
-    fragment (`getattr(self, "forward_" + version)`), and everything in a module read
-    through `globals()`, `vars()` or a `getattr` with a computed name.
+    `Test*`), names built at run time from a string fragment
+    (`getattr(self, "forward_" + version)`), and everything in a module read through
+    `globals()`, `vars()`, `eval` or a `getattr` with a computed name. Mentions in
+    comments are not references; tests and notebooks count.
 
     ## Why is this bad?
     A `*_old` or `*_v2` function nobody calls is an experiment that lost (or won, and its
@@ -126,21 +126,13 @@ class UnusedExperimentalDefinition(ProjectRule):
     def _definition(self, node: cst.FunctionDef | cst.ClassDef, kind: str) -> None:
         name = node.name.value
         self._defs.append(name)
-        if name.startswith(("__", "test", "Test")) or any(self._registers(d) for d in node.decorators):
+        if name.startswith(("__", "test", "Test")) or any(registers(self.ctx.names, d) for d in node.decorators):
             return  # registered by a decorator (`@register_model`, `@app.route`): a use
         norm = normalize_name(name)
         if self._matches(norm):
             self._candidates.append((name, node, kind, False))
         elif self._versioned and version_base(norm) is not None:
             self._candidates.append((name, node, kind, True))
-
-    def _registers(self, decorator: cst.Decorator) -> bool:
-        """A decorator that may record the function somewhere, unlike `@torch.no_grad()`."""
-        expr = decorator.decorator
-        if type(expr) is cst.Call:
-            expr = expr.func
-        qualified = self.ctx.names.qualified(expr) or dotted_name(expr) or ""
-        return qualified not in WRAPPERS and qualified.rsplit(".", 1)[-1] not in WRAPPER_NAMES
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._definition(node, "function")
