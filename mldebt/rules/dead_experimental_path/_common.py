@@ -1054,20 +1054,3 @@ def follow_imports(name: str, known: Mapping[str, Any], links: Mapping[str, Sequ
         mod, _, local = q.rpartition(".")
         todo.extend(f"{base}.{local}" for base in links.get(f"{mod}.*", ()))
     return None
-
-
-def import_base(module: str, is_package: bool, node: cst.ImportFrom) -> str | None:
-    """The module a ``from ... import`` reads from, relative imports resolved."""
-    mod = dotted_name(node.module) if node.module is not None else ""
-    if mod is None:
-        return None
-    level = len(node.relative)
-    if level == 0:
-        return mod
-    parts = module.split(".") if module else []
-    if not is_package:
-        parts = parts[:-1]
-    if level > 1:
-        parts = parts[: max(0, len(parts) - (level - 1))]
-    base = ".".join(parts)
-    return f"{base}.{mod}" if base and mod else (base or mod)

@@ -5,8 +5,9 @@ from typing import Any, Iterable, Mapping
 from mldebt.model import Confidence, Fact, Location
 from mldebt.rules.base import FileFacts, Invalid, ProjectFinding, ProjectRule, ProjectView, Valid
 from mldebt.rules.dead_experimental_path._common import (
-    FlagCollector, GuardLines, follow_imports, import_base, is_external, line_of_binding,
+    FlagCollector, GuardLines, follow_imports, is_external, line_of_binding,
 )
+from mldebt.rules.names import import_base
 
 # Fact kinds; namespaced because ``check`` is not told the rule's code (see the report).
 _FLAG, _GUARD, _WRITES = "flag-never-toggled:flag", "flag-never-toggled:guard", "flag-never-toggled:writes"
