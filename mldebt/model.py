@@ -7,7 +7,7 @@ safe to hand to reporters.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 
@@ -102,7 +102,8 @@ class Finding:
     fingerprint: str
     remediation_minutes: int
     scope: str = "<module>"
-    cell: int | None = None
+    cell: int | None = None  # notebooks: 1-based cell index among all cells
+    cell_line: int | None = None  # notebooks: line within that cell
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.path, self.line, self.column, self.rule, self.message)
@@ -126,6 +127,7 @@ class Directive:
     end_column: int
     malformed: str = ""  # non-empty: why the directive could not be understood
     cell: int | None = None  # notebooks: 1-based cell index
+    cell_start: int = 0  # notebooks: first joined line of that cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,6 @@ class Report:
     findings: tuple[Finding, ...]
     errors: tuple[FileError, ...]
     summary: Summary
-    hints: Mapping[str, str] = field(default_factory=dict)  # rule code -> fix hint
     fail_on: Severity = Severity.WARNING
 
     @property

@@ -177,13 +177,16 @@ def _finalise(path: str, kept: Sequence[tuple[RuleSpec, RawFinding, Status]]) ->
             end_column=loc.end_column, message=raw.message, hint=raw.hint or spec.hint,
             status=status, fingerprint=fingerprint(group, index),
             remediation_minutes=spec.remediation_minutes, scope=loc.scope, cell=loc.cell,
+            cell_line=loc.cell_line,
         ))
     return out
 
 
 def _directive_location(d: Directive) -> Location:
     text = f"# mldebt: {d.kind}[{', '.join(d.codes)}]"
-    return Location(d.line, d.column, d.line, d.end_column, d.line, "<module>", text, cell=d.cell)
+    cell_line = d.line - d.cell_start + 1 if d.cell is not None else None
+    return Location(d.line, d.column, d.line, d.end_column, d.line, "<module>", text, cell=d.cell,
+                    cell_line=cell_line)
 
 
 def _directive_findings(result: FileResult, sup: FileSuppressions, catalog: Catalog,

@@ -235,4 +235,8 @@ def test_fixture_reports_match_the_schema(fixture, tmp_path):
     assert keys == sorted(keys)  # deterministic order
     assert len({f["fingerprint"] for f in data["findings"]}) == len(data["findings"])
     if fixture == "research-scripts":
-        assert any(f["path"].endswith(".ipynb") and f.get("cell") for f in data["findings"])
+        cells = [f for f in data["findings"] if f["path"].endswith(".ipynb")]
+        assert cells and all(f["cell"] >= 1 and f["cell_line"] >= 1 for f in cells)
+        text = run("scan", str(ROOT / "fixtures" / fixture), "--no-color").stdout
+        f = cells[0]
+        assert f"{f['path']}:{f['line']}:{f['column']} [cell {f['cell']}, line {f['cell_line']}]: {f['rule']}" in text

@@ -29,6 +29,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
     if f.cell is not None:
         d["cell"] = f.cell
+        d["cell_line"] = f.cell_line
     return d
 
 

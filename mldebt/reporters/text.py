@@ -18,7 +18,7 @@ def _style(text: str, color: bool, **kw: Any) -> str:
 def _where(f: Finding) -> str:
     where = f"{f.path}:{f.line}:{f.column}"
     if f.cell is not None:
-        where += f" [cell {f.cell}]"
+        where += f" [cell {f.cell}, line {f.cell_line}]"
     return where
 
 
