@@ -28,6 +28,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # as mldebt.engine does: comment order
 
+from mldebt.rules.names import dotted
+
 # --- constant truth values ------------------------------------------------------------
 
 
@@ -176,7 +178,7 @@ def registers(names: Any, decorator: cst.Decorator) -> bool:
     expr = decorator.decorator
     if type(expr) is cst.Call:
         expr = expr.func  # type: ignore[attr-defined]
-    qualified = names.qualified(expr) or dotted_name(expr) or ""
+    qualified = names.qualified(expr) or dotted(expr) or ""
     return qualified not in WRAPPERS and qualified.rsplit(".", 1)[-1] not in WRAPPER_NAMES
 
 
@@ -192,17 +194,6 @@ def version_base(normalized: str) -> str | None:
 # --- modules --------------------------------------------------------------------------
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__", "builtins"}
-
-
-def dotted_name(node: cst.BaseExpression) -> str | None:
-    parts: list[str] = []
-    while type(node) is cst.Attribute:
-        parts.append(node.attr.value)  # type: ignore[attr-defined]
-        node = node.value  # type: ignore[attr-defined]
-    if type(node) is cst.Name:
-        parts.append(node.value)  # type: ignore[attr-defined]
-        return ".".join(reversed(parts))
-    return None
 
 
 def string_value(node: cst.BaseExpression) -> str | None:
@@ -938,7 +929,7 @@ class FlagCollector:
 
     def _guard(self, test: cst.BaseExpression) -> None:
         for ref in flag_refs(test):
-            text = dotted_name(ref)
+            text = dotted(ref)
             if text is None:
                 continue  # `f().x`, `a[0].x`
             name = text.split(".", 1)[0]
