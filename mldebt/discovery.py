@@ -140,12 +140,17 @@ def _walk(top: Path, root: Path, excluded: Callable[[str], bool],
                 yield here / f
 
 
-def module_name(abspath: Path, root: Path) -> tuple[str, bool]:
-    """Dotted module name from the package folders (``__init__.py``) above the file."""
+def module_name(abspath: Path, root: Path,
+                exists: Callable[[Path], bool] = Path.exists) -> tuple[str, bool]:
+    """Dotted module name from the package folders (``__init__.py``) above the file.
+
+    ``exists`` says whether a path exists (the disk by default; in-memory examples pass
+    their own).
+    """
     is_package = abspath.name == "__init__.py"
     parts = [] if is_package else [abspath.stem]
     folder = abspath.parent
-    while (folder / "__init__.py").exists() and folder != folder.parent:
+    while exists(folder / "__init__.py") and folder != folder.parent:
         parts.append(folder.name)
         if folder == root:
             break

@@ -9,28 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mldebt.catalog import load_catalog
 from mldebt.config import Overrides, build_settings
-from mldebt.discovery import is_test_path
+from mldebt.discovery import is_test_path, module_name
 from mldebt.engine import FileJob, analyse_source
 from mldebt.model import Report
 from mldebt.scan import build_report, make_plans
-
-
-def _module_of(path: str, files: Mapping[str, str]) -> tuple[str, bool]:
-    p = PurePosixPath(path)
-    is_package = p.name == "__init__.py"
-    parts = [] if is_package else [p.stem]
-    parent = p.parent
-    while str(parent) not in ("", ".") and (parent / "__init__.py").as_posix() in files:
-        parts.append(parent.name)
-        parent = parent.parent
-    if is_package and not parts:
-        parts = [p.parent.name]
-    return ".".join(reversed(parts)), is_package
 
 
 def scan_snippets(files: Mapping[str, str], select: Sequence[str] | None = None,
@@ -46,10 +33,12 @@ def scan_snippets(files: Mapping[str, str], select: Sequence[str] | None = None,
             merged[spec.code].update(opts)
         settings = dataclasses.replace(settings, rule_options=merged)
     plans = make_plans(settings, catalog)
+    root = Path("/example")
     results = []
     for path in sorted(files):
         code = textwrap.dedent(files[path]) if dedent else files[path]
-        module, is_package = _module_of(path, files)
+        module, is_package = module_name(root / path, root,
+                                         exists=lambda p: p.relative_to(root).as_posix() in files)
         job = FileJob(f"/example/{path}", path, module, is_test_path(path), is_package)
         results.append(analyse_source(job, code.encode("utf-8"), plans, catalog.knowledge, debug=True))
     return build_report(settings, catalog, results)
