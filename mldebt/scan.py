@@ -102,8 +102,9 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
     project_rules = []
     for code in settings.enabled:
         spec = catalog.by_code(code)
-        if spec is not None and issubclass(spec.load_class(), ProjectRule):
-            project_rules.append((code, spec.load_class(), settings.options_for(code)))
+        cls = spec.load_class() if spec is not None else None
+        if cls is not None and issubclass(cls, ProjectRule):
+            project_rules.append((code, cls, settings.options_for(code)))
     project = Project(str(settings.root), results)
     per_path: dict[str, list[RawFinding]] = defaultdict(list)
     for path, raw in run_project_rules(project, project_rules):
@@ -143,7 +144,7 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
                 ignored += 1
                 continue
             kept.append((spec, raw, Status.FIXME if verdict == "fixme" else Status.NEW))
-        for spec_meta, raw in _directive_findings(result, sup, catalog, meta, enabled,
+        for spec_meta, raw in _directive_findings(result, sup, catalog, meta,
                                                   lambda s: runs_on(s, result)):
             if runs_on(spec_meta, result):
                 kept.append((spec_meta, raw, Status.NEW))
@@ -190,7 +191,7 @@ def _directive_location(d: Directive) -> Location:
 
 
 def _directive_findings(result: FileResult, sup: FileSuppressions, catalog: Catalog,
-                        meta: dict[str, RuleSpec | None], enabled: set[str],
+                        meta: dict[str, RuleSpec | None],
                         runs_here: Callable[[RuleSpec], bool]) -> Iterable[tuple[RuleSpec, RawFinding]]:
     for i, d in enumerate(result.directives):
         loc = _directive_location(d)
