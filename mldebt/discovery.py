@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 _TEST_DIRS = frozenset({"tests", "test", "testing_utils"})
@@ -114,8 +114,42 @@ def discover(targets: Iterable[Path], root: Path, excluded: Callable[[str], bool
     return Discovered(ordered, tuple(sorted(errors)))
 
 
+def non_source_files(root: Path, excluded: Callable[[str], bool],
+                     wanted: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+    """Root-relative POSIX paths of the project's files that are *not* source files, sorted.
+
+    The same view of the project as :func:`discover`: inside a git work tree the files git
+    would track (``git ls-files -co --exclude-standard``, so ``.gitignore`` is honoured),
+    elsewhere a walk that prunes ``excluded`` folders and virtual environments. ``excluded``
+    is applied to every path; ``wanted`` (a predicate on the root-relative path, e.g.
+    "is this a declaration file?") filters before anything is stat-ed, which keeps large data
+    folders cheap. Symlinks leaving the root, folders and deleted files are left out; nothing
+    is read. Used by the project phase to find declaration files (dvc.yaml, Makefiles...).
+    """
+    root = root.resolve()
+    files = _git_files(root) if git_toplevel(root) is not None else None
+    if files is None:
+        files = list(_walk(root, root, excluded, [], keep=lambda name: not is_source(name)))
+    out: set[str] = set()
+    for f in files:
+        if is_source(f.name):
+            continue
+        try:
+            rel = f.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if excluded(rel) or (wanted is not None and not wanted(rel)):
+            continue
+        if f.is_symlink() and not f.resolve().is_relative_to(root):
+            continue
+        if f.is_file():
+            out.add(rel)
+    return tuple(sorted(out))
+
+
 def _walk(top: Path, root: Path, excluded: Callable[[str], bool],
-          errors: list[tuple[str, str]]) -> Iterable[Path]:
+          errors: list[tuple[str, str]],
+          keep: Callable[[str], bool] = is_source) -> Iterable[Path]:
     def onerror(exc: OSError) -> None:
         where = Path(exc.filename or top)
         try:
@@ -126,17 +160,17 @@ def _walk(top: Path, root: Path, excluded: Callable[[str], bool],
 
     for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=False):
         here = Path(dirpath)
-        keep = []
+        kept = []
         for d in sorted(dirnames):
             try:
                 rel = (here / d).relative_to(root).as_posix()
             except ValueError:
                 rel = d
             if not excluded(rel) and not (here / d / "pyvenv.cfg").exists():
-                keep.append(d)
-        dirnames[:] = keep
+                kept.append(d)
+        dirnames[:] = kept
         for f in sorted(filenames):
-            if is_source(f):
+            if keep(f):
                 yield here / f
 
 
