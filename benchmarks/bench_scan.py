@@ -10,6 +10,10 @@ back, (a) parsing every .py file with libcst alone in one process (the floor, as
 ../shared/bench/parse_floor.py --mode cst does) and (b) a full `mldebt scan --jobs 1` of the
 same tree as a subprocess (JSON to a temporary file). Prints the medians, the ratio, and the
 scan's file, error and per-rule finding counts.
+
+It then times the phases of one scan in process (``--jobs 1``): the file phase, the
+declarations read from the repository's non-Python files, the project graph and the project
+rules, and the policy step, so the project phase's share of the total is measured on its own.
 """
 
 from __future__ import annotations
@@ -67,6 +71,43 @@ def scan(root: Path, jobs: int, out: Path) -> float:
     return time.perf_counter() - t
 
 
+PHASES = r"""
+import sys, time
+from pathlib import Path
+from mldebt import scan as s
+from mldebt.project import Project, run_project_rules
+from mldebt.rules.base import ProjectRule
+req = s.ScanRequest(targets=(Path(sys.argv[1]),), jobs=1)
+t0 = time.perf_counter()
+settings, catalog = s.prepare(req)
+plans = s.make_plans(settings, catalog)
+t1 = time.perf_counter()
+results, errors, decl = s._analyse(req, settings, catalog, plans, None)
+t2 = time.perf_counter()
+project = Project(str(settings.root), results, decl, catalog.knowledge)
+graph = project.pipeline
+t3 = time.perf_counter()
+classes = [(c, catalog.by_code(c).load_class()) for c in settings.enabled]
+run_project_rules(project, [(c, cls, settings.options_for(c)) for c, cls in classes
+                            if isinstance(cls, type) and issubclass(cls, ProjectRule)])
+t4 = time.perf_counter()
+report = s.build_report(settings, catalog, results, errors, decl)
+t5 = time.perf_counter()
+print(t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0, len(graph.reads), len(graph.writes), len(graph.runs))
+"""
+
+
+def phases(root: Path) -> None:
+    out = subprocess.run([sys.executable, "-c", PHASES, str(root)], check=True, capture_output=True, text=True)
+    files, graph, rules, report, total, reads, writes, runs = out.stdout.split()
+    f, g, r, b, t = (float(x) for x in (files, graph, rules, report, total))
+    project = g + r
+    print(f"\nphases (in process, --jobs 1): file phase {f:.2f}s (with declarations), project graph "
+          f"{g:.3f}s ({reads} reads, {writes} writes, {runs} runs), project rules {r:.3f}s, "
+          f"report with project phase and policy {b:.3f}s, total {t:.2f}s")
+    print(f"project phase (graph + project rules) {project:.3f}s = {100 * project / t:.2f}% of the scan")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=("small", "medium", "large"), default="small")
@@ -97,6 +138,7 @@ def main() -> int:
     reasons = Counter(e["message"].split(":")[0] for e in report["errors"])
     for reason, n in reasons.most_common():
         print(f"  error: {reason}: {n}")
+    phases(root)
     return 0
 
 

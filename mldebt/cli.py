@@ -12,8 +12,9 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -149,6 +150,43 @@ def scan(paths: tuple[Path, ...], fmt: str, output: Path | None, select: tuple[s
     if exit_zero:
         code = EXIT_OK
     sys.exit(code)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["dot", "json", "mermaid"]), default="dot", show_default=True,
+              help="Graph format: Graphviz DOT, JSON, or a Mermaid flowchart.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the graph to FILE instead of standard output.")
+@click.option("--imports", is_flag=True, help="Also show module imports, not only the data pipeline.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: all cores; 1 runs in process).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read settings from this TOML file instead of the nearest pyproject.toml.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def graph(paths: tuple[Path, ...], fmt: str, output: Path | None, imports: bool, jobs: int | None,
+          config_file: Path | None, debug: bool) -> None:
+    """Export the pipeline graph of PATHS: steps, data artifacts, reads, writes, runs.
+
+    Undeclared reads and artifacts and pipeline-jungle chains are marked, so you can look at
+    your jungle: `mldebt graph --format dot | dot -Tsvg > pipeline.svg`.
+    """
+    from mldebt.project.export import render as render_graph
+    from mldebt.scan import run_graph
+
+    for p in paths:
+        if not p.exists() and not p.is_symlink():
+            raise click.BadParameter(f"{p}: no such file or directory", param_hint="PATHS")
+    request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
+                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug)
+    g, errors = run_graph(request)
+    text = render_graph(g, fmt, imports=imports)
+    for path, message in errors:
+        click.echo(f"mldebt graph: {path}: {message}", err=True)
+    if output is not None:
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command("rules")

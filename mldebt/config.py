@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -20,6 +21,7 @@ else:  # pragma: no cover - Python 3.10
 
 from mldebt.catalog import Catalog, RuleSpec
 from mldebt.model import Confidence, Severity
+from mldebt.project.declarations import DataSettings, parse_data_settings
 
 
 class ConfigError(Exception):
@@ -52,6 +54,7 @@ class Settings:
     min_confidence: Confidence = Confidence.LOW
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # code -> options
     data: Mapping[str, Any] = field(default_factory=dict)
+    data_settings: DataSettings = field(default_factory=DataSettings)  # `data`, validated
     baseline: str | None = None
     preview: bool = False
 
@@ -80,8 +83,7 @@ def path_matches(path: str, pattern: str) -> bool:
     if not pattern:
         return False
     pattern = pattern.rstrip("/")
-    if pattern.startswith("./"):
-        pattern = pattern[2:]
+    pattern = pattern.removeprefix("./")
     parts = PurePosixPath(path).parts
     if "/" not in pattern:
         return any(fnmatch.fnmatchcase(part, pattern) for part in parts)
@@ -236,6 +238,11 @@ def build_settings(catalog: Catalog, root: Path, config_file: Path | None,
                 raise err(f"rules.{key}.{name}", f"expected {known[name].type}, got {value!r}")
             rule_options[spec.code][name] = value
 
+    try:
+        data_settings = parse_data_settings(table.get("data", {}))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [tool.mldebt] {exc}") from None
+
     return Settings(
         root=root,
         config_file=config_file,
@@ -246,6 +253,7 @@ def build_settings(catalog: Catalog, root: Path, config_file: Path | None,
         min_confidence=min_conf,
         rule_options=rule_options,
         data=table.get("data", {}),
+        data_settings=data_settings,
         baseline=table.get("baseline"),
         preview=preview,
     )

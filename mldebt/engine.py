@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -473,6 +474,41 @@ def _positions(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _S
     return out
 
 
+def _search_positions(text: str, module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _Span] | None:
+    """Where expression ``nodes`` (given in source order) are, found by searching ``text``.
+
+    libcst writes every node back exactly as it was read, so a node's own code is a
+    substring of the source; the engine walks in source order, so each node starts at or
+    after the previous one. Returns None when a node is not an expression or its code is not
+    found where expected (the caller then generates positions the full way).
+    """
+    out: dict[int, _Span] = {}
+    cursor = 0
+    line_at, line_no = 0, 1  # a known (offset, line) to count newlines from
+    for node in nodes:
+        if not isinstance(node, cst.Call):  # a bare name could match anywhere: not worth it
+            return None
+        bare = node.with_changes(lpar=[], rpar=[]) if node.lpar else node
+        code = module.code_for_node(bare)
+        idx = text.find(code, cursor)
+        # a match after a '#' on its line is inside a comment (`# df = pd.read_csv(...)`)
+        while idx >= 0 and "#" in text[text.rfind("\n", 0, idx) + 1: idx]:
+            idx = text.find(code, idx + 1)
+        if idx < 0:
+            return None
+        if idx < line_at:
+            line_at, line_no = 0, 1
+        line_no += text.count("\n", line_at, idx)
+        line_at = idx
+        col = idx - (text.rfind("\n", 0, idx) + 1)
+        nls = code.count("\n")
+        end_line = line_no + nls
+        end_col = len(code) - code.rfind("\n") - 1 if nls else col + len(code)
+        out[id(node)] = _Span(line_no, col, end_line, end_col, code)
+        cursor = idx
+    return out
+
+
 # --- one file ------------------------------------------------------------------------
 
 
@@ -565,8 +601,14 @@ def _locate(ctx: FileContextImpl, module: cst.Module, source: Source) -> tuple[l
             nodes.append(p.node)
         if p.anchor is not None:
             nodes.append(p.anchor)
-    # facts without nodes need no positions: code generation runs only for located items
-    spans = _positions(module, nodes) if nodes else {}
+    # facts without nodes need no positions: code generation runs only for located items,
+    # and a file with only located facts (the project graph's reads and writes) finds them
+    # by searching the source, which costs a fraction of a full code generation
+    spans: dict[int, _Span] | None = None
+    if nodes and all(p.data is not None for p in ctx.pending):
+        spans = _search_positions(source.text, module, [p.node for p in ctx.pending if p.node is not None])
+    if spans is None:
+        spans = _positions(module, nodes) if nodes else {}
     findings: list[RawFinding] = []
     facts: list[Fact] = []
     for p in ctx.pending:
@@ -574,6 +616,7 @@ def _locate(ctx: FileContextImpl, module: cst.Module, source: Source) -> tuple[l
         if p.node is not None and id(p.node) in spans:
             s = spans[id(p.node)]
             anchor = spans.get(id(p.anchor)) if p.anchor is not None else None
+            anchor = anchor if anchor is not None else s
             cell = source.cell_of(s.line) if source.is_notebook else None
             loc = Location(
                 line=s.line, column=s.column + 1, end_line=s.end_line, end_column=s.end_column + 1,
@@ -642,6 +685,11 @@ def default_jobs() -> int:
 
 
 __all__ = [
-    "FileJob", "RulePlan", "analyse_file", "analyse_files", "analyse_source", "default_jobs",
+    "FileJob",
     "ProjectRule",
+    "RulePlan",
+    "analyse_file",
+    "analyse_files",
+    "analyse_source",
+    "default_jobs",
 ]

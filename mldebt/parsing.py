@@ -86,8 +86,7 @@ def decode(data: bytes) -> str:
         raise SourceError(f"unknown encoding {encoding!r} in coding cookie") from None
     except UnicodeDecodeError as exc:
         raise _undecodable(data, encoding, exc) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     if "\r" in text and text.count("\r") != text.count("\r\n"):
         # a lone CR ends a line for Python and libcst; make it LF so that line numbers
         # found from the text (comments, positions) agree with them
@@ -100,6 +99,7 @@ def decode(data: bytes) -> str:
 _MAGIC_RE = re.compile(r"^(\s*)([%!]|\?|[\w.]+\?\??\s*$)")
 # ``x = %time f()``, ``files = !ls``: the target stays, the magic goes
 _MAGIC_ASSIGN_RE = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=)\s*(?:%\w|!)")
+_RUN_MAGIC_RE = re.compile(r"^\s*%run\s+(?:-\w+\s+)*([^\s#]+\.(?:py|ipynb))")
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 _LEX_RE = re.compile(r"""#|[()\[\]{}]|'''|\"\"\"|['"]""")
 _STRING_END_RE = {q: re.compile(r"\\.|\\$|" + re.escape(q)) for q in ("'", '"', "'''", '"""')}
@@ -156,7 +156,10 @@ def _convert_cell(lines: list[str]) -> list[str]:
                 continue
             if _MAGIC_RE.match(line):
                 indent = line[: len(line) - len(line.lstrip())]
-                converted.append(f"{indent}pass  # IPython magic")
+                run = _RUN_MAGIC_RE.match(line)
+                # `%run step.py` is kept in the comment: the project graph sees who runs whom
+                note = f": %run {run.group(1)}" if run else ""
+                converted.append(f"{indent}pass  # IPython magic{note}")
                 in_magic = line.endswith("\\")
                 continue
         converted.append(line)
@@ -278,7 +281,7 @@ def parse(source: Source) -> cst.Module:
             if cell:
                 where = f"cell {cell[0]}, line {cell[1]}"
         hint = ""
-        if re.search(r"^\s*(print\s+[^(\s=]|exec\s+\"|except\s+\w+\s*,)", text, re.M):
+        if re.search(r"^\s*(print\s+[^(\s=]|exec\s+\"|except\s+\w+\s*,)", text, re.MULTILINE):
             hint = " (looks like Python 2)"
         raise SourceError(f"syntax error at {where}: {msg}{hint}") from None
     except RecursionError:

@@ -8,21 +8,41 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any
 
 from mldebt import __version__
-from mldebt.catalog import Catalog, RuleSpec, load_catalog
+from mldebt.catalog import Catalog, RuleSpec, _load_class, load_catalog
 from mldebt.config import Overrides, Settings, build_settings, find_config
-from mldebt.discovery import discover, git_toplevel, is_test_path, module_name
+from mldebt.discovery import (
+    discover,
+    git_toplevel,
+    is_test_path,
+    module_name,
+    non_source_files,
+)
 from mldebt.engine import FileJob, RulePlan, analyse_files
 from mldebt.fingerprint import fingerprint, group_key
 from mldebt.model import (
-    Directive, FileError, FileResult, Finding, Location, RawFinding, Report,
-    Status, Summary,
+    Directive,
+    FileError,
+    FileResult,
+    Finding,
+    Location,
+    RawFinding,
+    Report,
+    Status,
+    Summary,
 )
 from mldebt.project import Project, run_project_rules
+from mldebt.project.declarations import (
+    Declarations,
+    declaration_files,
+    load_declarations,
+    read_declaration_files,
+)
 from mldebt.rules.base import MetaRule, ProjectRule
 from mldebt.suppression import FileSuppressions
 
@@ -67,21 +87,49 @@ def prepare(request: ScanRequest, catalog: Catalog | None = None) -> tuple[Setti
 
 def run_scan(request: ScanRequest, progress: Callable[[int, int], Callable[[int], None] | None] | None = None) -> Report:
     settings, catalog = prepare(request)
+    plans = make_plans(settings, catalog)
+    results, extra_errors, declarations = _analyse(request, settings, catalog, plans, progress)
+    return build_report(settings, catalog, results, extra_errors, declarations)
+
+
+def run_graph(request: ScanRequest) -> tuple[Any, list[tuple[str, str]]]:
+    """The project graph of the request's project (networkx), and the files it could not read."""
+    settings, catalog = prepare(request)
+    collector = _load_class("io_facts:IoFacts")
+    plans = [RulePlan(collector.CODE, "io_facts:IoFacts", collector_options(settings, collector.CODE), False, False)]
+    results, extra_errors, declarations = _analyse(request, settings, catalog, plans, None)
+    project = Project(str(settings.root), results, declarations, catalog.knowledge)
+    errors = sorted([(r.path, r.error) for r in results if r.error is not None]
+                    + [(e.path, e.message) for e in extra_errors])
+    return project.pipeline.to_networkx(settings.root.name), errors
+
+
+def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: Sequence[RulePlan],
+             progress: Callable[[int, int], Callable[[int], None] | None] | None,
+             ) -> tuple[list[FileResult], list[FileError], Declarations | None]:
+    """The file phase, and the declarations the project phase needs (only when a rule does)."""
     targets = request.targets or (Path.cwd(),)
     found = discover(targets, settings.root, settings.is_excluded)
     jobs = []
     for abspath, rel in found.files:
         module, is_package = module_name(abspath, settings.root)
         jobs.append(FileJob(str(abspath), rel, module, is_test_path(rel), is_package))
-    plans = make_plans(settings, catalog)
     tick = progress(len(jobs), request.jobs) if progress else None
     results = analyse_files(jobs, plans, catalog.knowledge, request.jobs, request.debug, tick)
     extra_errors = [FileError(p, m) for p, m in found.errors]
-    return build_report(settings, catalog, results, extra_errors)
+    declarations = None
+    if any(p.code == "facts:io" for p in plans):
+        paths = non_source_files(settings.root, settings.is_excluded, is_declaration_file)
+        texts, read_errors = read_declaration_files(settings.root, paths)
+        declarations = load_declarations(texts, [j.path for j in jobs], settings.data_settings, read_errors)
+        extra_errors.extend(FileError(p, m) for p, m in declarations.errors)
+    return results, extra_errors, declarations
 
 
 def make_plans(settings: Settings, catalog: Catalog) -> list[RulePlan]:
+    """The selected rules, then the collectors their project checks need (each once)."""
     plans = []
+    needed: list[str] = []
     for code in settings.enabled:
         spec = catalog.by_code(code)
         if spec is None:
@@ -91,11 +139,28 @@ def make_plans(settings: Settings, catalog: Catalog) -> list[RulePlan]:
             continue
         plans.append(RulePlan(code, spec.impl, dict(settings.options_for(code)), spec.tests,
                               issubclass(cls, ProjectRule)))
+        for impl in getattr(cls, "NEEDS", ()):
+            if impl not in needed:
+                needed.append(impl)
+    for impl in needed:
+        collector = _load_class(impl)
+        plans.append(RulePlan(collector.CODE, impl, collector_options(settings, collector.CODE), False, False))
     return plans
 
 
+def is_declaration_file(path: str) -> bool:
+    return bool(declaration_files([path]))
+
+
+def collector_options(settings: Settings, code: str) -> dict[str, Any]:
+    """What a collector needs from the settings: the user's own data readers and writers."""
+    if code == "facts:io":
+        return {"readers": list(settings.data_settings.readers), "writers": list(settings.data_settings.writers)}
+    return {}
+
+
 def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileResult],
-                 extra_errors: Iterable[FileError] = ()) -> Report:
+                 extra_errors: Iterable[FileError] = (), declarations: Declarations | None = None) -> Report:
     enabled = set(settings.enabled)
     by_name = {s.name: s for s in catalog.rules}
 
@@ -105,7 +170,7 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
         cls = spec.load_class() if spec is not None else None
         if cls is not None and issubclass(cls, ProjectRule):
             project_rules.append((code, cls, settings.options_for(code)))
-    project = Project(str(settings.root), results)
+    project = Project(str(settings.root), results, declarations, catalog.knowledge)
     per_path: dict[str, list[RawFinding]] = defaultdict(list)
     for path, raw in run_project_rules(project, project_rules):
         per_path[path].append(raw)

@@ -2,22 +2,52 @@
 
 ``scan_snippets({"a.py": code}, select=["MLD301"])`` runs the real pipeline (file phase,
 project phase, suppression, policy) on in-memory files, in process, with ``debug`` on so
-internal errors raise instead of becoming error entries.
+internal errors raise instead of becoming error entries. Files that are not Python sources
+(``dvc.yaml``, ``Makefile``, configs) are read as the project's declarations.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from mldebt.catalog import load_catalog
+from mldebt.catalog import _load_class, load_catalog
 from mldebt.config import Overrides, build_settings
-from mldebt.discovery import is_test_path, module_name
-from mldebt.engine import FileJob, analyse_source
-from mldebt.model import Report
-from mldebt.scan import build_report, make_plans
+from mldebt.discovery import is_source, is_test_path, module_name
+from mldebt.engine import FileJob, RulePlan, analyse_source
+from mldebt.model import FileError, FileResult, Report
+from mldebt.project import Project
+from mldebt.project.declarations import load_declarations
+from mldebt.scan import build_report, collector_options, make_plans
+
+
+def snippet_project(files: Mapping[str, str], dedent: bool = True) -> Project:
+    """The project phase's view (with its pipeline graph) of in-memory files."""
+    catalog = load_catalog()
+    settings = build_settings(catalog, Path("/example"), None, Overrides())
+    collector = _load_class("io_facts:IoFacts")
+    plans = [RulePlan(collector.CODE, "io_facts:IoFacts", collector_options(settings, collector.CODE), False, False)]
+    results, declarations = _run(files, settings, catalog, plans, dedent)
+    return Project("/example", results, declarations, catalog.knowledge)
+
+
+def _run(files: Mapping[str, str], settings: Any, catalog: Any, plans: Sequence[RulePlan],
+         dedent: bool) -> tuple[list[FileResult], Any]:
+    root = Path("/example")
+    sources = sorted(p for p in files if is_source(p))
+    texts = {p: textwrap.dedent(files[p]) if dedent else files[p] for p in files if not is_source(p)}
+    declarations = load_declarations(texts, sources, settings.data_settings)
+    results = []
+    for path in sources:
+        code = textwrap.dedent(files[path]) if dedent else files[path]
+        module, is_package = module_name(root / path, root,
+                                         exists=lambda p: p.relative_to(root).as_posix() in files)
+        job = FileJob(f"/example/{path}", path, module, is_test_path(path), is_package)
+        results.append(analyse_source(job, code.encode("utf-8"), plans, catalog.knowledge, debug=True))
+    return results, declarations
 
 
 def scan_snippets(files: Mapping[str, str], select: Sequence[str] | None = None,
@@ -33,12 +63,6 @@ def scan_snippets(files: Mapping[str, str], select: Sequence[str] | None = None,
             merged[spec.code].update(opts)
         settings = dataclasses.replace(settings, rule_options=merged)
     plans = make_plans(settings, catalog)
-    root = Path("/example")
-    results = []
-    for path in sorted(files):
-        code = textwrap.dedent(files[path]) if dedent else files[path]
-        module, is_package = module_name(root / path, root,
-                                         exists=lambda p: p.relative_to(root).as_posix() in files)
-        job = FileJob(f"/example/{path}", path, module, is_test_path(path), is_package)
-        results.append(analyse_source(job, code.encode("utf-8"), plans, catalog.knowledge, debug=True))
-    return build_report(settings, catalog, results)
+    results, declarations = _run(files, settings, catalog, plans, dedent)
+    return build_report(settings, catalog, results, [FileError(p, m) for p, m in declarations.errors],
+                        declarations)

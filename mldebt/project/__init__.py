@@ -7,19 +7,43 @@ return findings located in the files their facts came from.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mldebt.model import Fact, FileResult, RawFinding
 from mldebt.rules.base import FileFacts, ProjectRule
 
+if TYPE_CHECKING:  # pragma: no cover
+    from mldebt.project.declarations import Declarations
+    from mldebt.project.graph import PipelineGraph
+
 
 class Project:
-    def __init__(self, root: str, results: Sequence[FileResult]) -> None:
+    def __init__(self, root: str, results: Sequence[FileResult], declarations: Declarations | None = None,
+                 knowledge: Mapping[str, Any] | None = None) -> None:
         self.root = root
         self._files = [
             FileFacts(r.path, r.module, r.is_test, r.facts) for r in results if r.error is None
         ]
         self._modules = {f.module: f.path for f in self._files if f.module}
+        self._declarations = declarations
+        self._knowledge = knowledge or {}
+        self._pipeline: PipelineGraph | None = None
+
+    @property
+    def declarations(self) -> Declarations:
+        if self._declarations is None:
+            from mldebt.project.declarations import DataSettings, load_declarations
+            self._declarations = load_declarations({}, (), DataSettings())
+        return self._declarations
+
+    @property
+    def pipeline(self) -> PipelineGraph:
+        """The project graph, built on first use (only scans with a rule that needs it pay)."""
+        if self._pipeline is None:
+            from mldebt.project.graph import PipelineGraph
+            self._pipeline = PipelineGraph(self, self.declarations, self._knowledge)
+        return self._pipeline
 
     def files(self) -> Iterator[FileFacts]:
         return iter(self._files)

@@ -14,8 +14,14 @@ catalog (``rules/*.yaml``); a class carries detection, documentation and example
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Protocol,
+)
 
 import libcst as cst
 
@@ -65,7 +71,7 @@ class FileContext(Protocol):
     is_test: bool
     source: str
     knowledge: Mapping[str, Any]  # the shared knowledge base from the catalog
-    names: "NameResolver"  # imports and aliases seen so far
+    names: NameResolver  # imports and aliases seen so far
 
     @property
     def scope(self) -> str: ...  # "Trainer.fit" or "<module>"
@@ -87,7 +93,7 @@ class Rule:
     VALID: ClassVar[Sequence[str | Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 
-    def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: "Sink") -> None:
+    def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         self.ctx = ctx
         self.code = code
         self.options = options
@@ -110,15 +116,35 @@ class Rule:
 
 
 class ProjectRule(Rule):
-    """A rule that needs the whole repository: it collects facts per file, then checks."""
+    """A rule that needs the whole repository: it collects facts per file, then checks.
+
+    ``NEEDS`` names the shared :class:`Collector` classes (``"module:Class"`` under
+    ``mldebt.rules``) whose facts :meth:`check` reads, such as the project graph's.
+    """
+
+    NEEDS: ClassVar[tuple[str, ...]] = ()
 
     def fact(self, kind: str, node: cst.CSTNode | None = None, **data: Any) -> None:
         """Record a fact for :meth:`check`; ``node`` gives it a location."""
         self._sink.fact(self.code, kind, node, data)
 
     @classmethod
-    def check(cls, project: "ProjectView", options: Mapping[str, Any]) -> Iterable["ProjectFinding"]:
+    def check(cls, project: ProjectView, options: Mapping[str, Any]) -> Iterable[ProjectFinding]:
         raise NotImplementedError
+
+
+class Collector(ProjectRule):
+    """Collects facts several project rules share (the project graph's); reports nothing.
+
+    A collector is not in the catalog: it runs, once, when a selected rule names it in
+    ``NEEDS``. Its facts carry the collector's ``CODE`` as their rule.
+    """
+
+    CODE: ClassVar[str] = ""
+
+    @classmethod
+    def check(cls, project: ProjectView, options: Mapping[str, Any]) -> Iterable[ProjectFinding]:
+        return ()
 
 
 class MetaRule:
@@ -156,6 +182,9 @@ class ProjectView(Protocol):
     def facts(self, rule: str, kind: str | None = None) -> Iterator[tuple[FileFacts, Fact]]: ...
 
     def module_path(self, module: str) -> str | None: ...  # dotted module -> path
+
+    @property
+    def pipeline(self) -> Any: ...  # the project graph (mldebt.project.graph.PipelineGraph)
 
 
 class Sink(Protocol):

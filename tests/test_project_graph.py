@@ -1,0 +1,269 @@
+"""The project graph: locations resolved statically, reads and writes, runs, jungles, export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mldebt import parsing
+from mldebt.scan import ScanRequest, run_scan
+from mldebt.testing import snippet_project
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+
+
+def keys(files, op="read"):
+    graph = snippet_project(files).pipeline
+    records = graph.reads if op == "read" else graph.writes
+    return sorted((r.path, r.line, r.key, r.external) for r in records)
+
+
+# -- locations -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("code", "key", "external"), [
+    ('pd.read_csv("data/raw/a.csv")', "data/raw/a.csv", ""),
+    ('pd.read_csv(f"data/{split}/a.csv")', "data/*/a.csv", ""),
+    ('pd.read_csv(os.path.join(DATA, "b.csv"))', "data/raw/b.csv", ""),
+    ('pd.read_csv(Path(DATA) / "c" / "d.csv")', "data/raw/c/d.csv", ""),
+    ('pd.read_csv(Path(DATA).joinpath("e.csv"))', "data/raw/e.csv", ""),
+    ('pd.read_csv("{}/f.csv".format(DATA))', "data/raw/f.csv", ""),
+    ('pd.read_csv("%s/g.csv" % DATA)', "data/raw/g.csv", ""),
+    ('pd.read_csv(DATA + "/h.csv")', "data/raw/h.csv", ""),
+    ('pd.read_csv(str(Path(DATA, "i.csv").with_suffix(".parquet")))', "data/raw/i.parquet", ""),
+    ('pd.read_csv(os.environ["TRAIN"])', None, "env"),
+    ('pd.read_csv(os.getenv("TRAIN", "data/x.csv"))', None, "env"),
+    ('pd.read_csv(f"{os.environ[\'ROOT\']}/x.csv")', "*/x.csv", "env"),
+    ('pd.read_csv(sys.argv[1])', None, "cli"),
+    ('pd.read_csv(cfg.data.train)', None, "config"),
+    ('pd.read_csv(config["paths"]["train"])', None, "config"),
+    ('pd.read_csv(os.path.expanduser("~/d.csv"))', "~/d.csv", ""),
+    ('pd.read_csv("s3://bucket/x/y.parquet")', "s3://bucket/x/y.parquet", ""),
+])
+def test_a_location_is_evaluated_without_running_the_code(code, key, external):
+    source = f"""
+        import os
+        import sys
+        from pathlib import Path
+
+        import pandas as pd
+
+        DATA = "data/raw"
+
+        def load(cfg, config):
+            return {code}
+        """
+    [(_, line, got_key, got_external)] = keys({"job.py": source})
+    assert (got_key if key is not None else None, got_external) == (key, external)
+    assert line == 11
+
+
+def test_a_parameter_makes_the_location_external_but_a_parameter_file_name_in_a_literal_folder_does_not():
+    found = keys({"a.py": """
+        import pandas as pd
+
+        def load(root, name):
+            a = pd.read_csv(root)
+            b = pd.read_csv(f"{root}/train.csv")
+            c = pd.read_csv(f"data/{name}.csv")
+        """})
+    assert [(k, e) for _, _, k, e in found] == [(None, "param"), ("*/train.csv", "param"), ("data/*.csv", "")]
+
+
+def test_constants_are_followed_across_modules_and_from_file_anchors():
+    found = keys({
+        "src/shop/__init__.py": "",
+        "src/shop/paths.py": """
+            from pathlib import Path
+
+            ROOT = Path(__file__).resolve().parents[2]
+            RAW = ROOT / "data" / "raw"
+            MODELS = "models"
+            """,
+        "src/shop/settings.py": "from .paths import RAW as RAW_DIR, MODELS\n",
+        "src/shop/train.py": """
+            import joblib
+            import pandas as pd
+            from shop import settings
+            from shop.settings import RAW_DIR
+
+            df = pd.read_csv(RAW_DIR / "orders.csv")
+            model = joblib.load(f"{settings.MODELS}/latest.pkl")
+            """,
+    })
+    assert [(k, line) for _, line, k, _ in found] == [("data/raw/orders.csv", 7), ("models/latest.pkl", 8)]
+
+
+def test_notebooks_resolve_relative_paths_from_their_own_folder():
+    nb = {"cells": [{"cell_type": "code", "source": ["import pandas as pd\n", "df = pd.read_csv('../data/x.csv')\n"]},
+                    {"cell_type": "code", "source": ["%run ../scripts/prep.py\n"]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    project = snippet_project({"notebooks/eda.ipynb": json.dumps(nb), "scripts/prep.py": "print(1)\n"}, dedent=False)
+    graph = project.pipeline
+    assert [r.key for r in graph.reads] == ["data/x.csv"]
+    assert [(r.path, r.target, r.via) for r in graph.runs] == [("notebooks/eda.ipynb", "scripts/prep.py", "%run")]
+
+
+def test_open_mode_decides_read_or_write_and_a_file_handle_is_not_a_second_read():
+    files = {"io.py": """
+        import json
+        import pickle
+
+        with open("data/a.json") as f:
+            a = json.load(f)
+        with open("data/b.pkl", "wb") as f:
+            pickle.dump(a, f)
+        with open("data/c.txt", mode="a") as f:
+            f.write("x")
+        """}
+    assert [(k, line) for _, line, k, _ in keys(files)] == [("data/a.json", 5)]
+    assert [(k, line) for _, line, k, _ in keys(files, "write")] == [("data/b.pkl", 7), ("data/c.txt", 9)]
+
+
+def test_user_declared_readers_are_recognised(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mldebt]\nselect = ["MLD501"]\n[tool.mldebt.data]\nreaders = ["shop.io.load_table"]\n')
+    (tmp_path / "job.py").write_text("from shop.io import load_table\n\nt = load_table('data/orders.csv')\n")
+    report = run_scan(ScanRequest(targets=(tmp_path,), jobs=1))
+    assert [(f.rule, f.line) for f in report.findings] == [("MLD501", 3)]
+
+
+def test_a_helper_reading_its_parameter_makes_its_callers_the_reads():
+    found = keys({
+        "shop/__init__.py": "",
+        "shop/io.py": """
+            import pandas as pd
+
+            def load_table(name, folder="x"):
+                return pd.read_csv(name)
+
+            def load_raw(split):
+                return pd.read_parquet(f"{split}/part-0.parquet")
+            """,
+        "shop/job.py": """
+            from shop import io as sio
+            from shop.io import load_table
+
+            orders = load_table("data/orders.csv")
+            events = sio.load_raw(split="data/events")
+            other = load_table(name_from_somewhere)
+            """,
+    })
+    assert [(p, line, k) for p, line, k, e in found if not e] == [
+        ("shop/job.py", 5, "data/orders.csv"), ("shop/job.py", 6, "data/events/part-0.parquet")]
+
+
+def test_runs_through_subprocess_os_system_and_runpy_are_resolved_to_files():
+    project = snippet_project({
+        "run.py": """
+            import os
+            import runpy
+            import subprocess
+            import sys
+
+            subprocess.run([sys.executable, "-m", "shop.prep"], check=True)
+            subprocess.check_call("python -u scripts/train.py --epochs 3", shell=True)
+            os.system("CUDA_VISIBLE_DEVICES=0 python3 scripts/eval.py && echo done")
+            runpy.run_path("scripts/report.py")
+            subprocess.run(["git", "status"])
+            """,
+        "shop/__init__.py": "", "shop/prep.py": "", "scripts/train.py": "", "scripts/eval.py": "",
+        "scripts/report.py": "",
+    })
+    runs = [(r.target, r.via, r.line) for r in project.pipeline.runs]
+    assert runs == [("shop/prep.py", "subprocess", 7), ("scripts/train.py", "subprocess", 8),
+                    ("scripts/eval.py", "os.system", 9), ("scripts/report.py", "runpy", 10)]
+
+
+# -- jungles ---------------------------------------------------------------------------
+
+def _chain(n: int) -> dict[str, str]:
+    files = {}
+    for i in range(n):
+        src = f'pd.read_csv("data/s{i - 1}.csv")' if i else 'pd.read_json("raw.json")'
+        files[f"s{i}.py"] = f'import pandas as pd\n\ndf = {src}\ndf.to_csv("data/s{i}.csv")\n'
+    return files
+
+
+def test_a_cycle_is_a_jungle_even_with_two_steps():
+    project = snippet_project({
+        "a.py": 'import pandas as pd\n\npd.read_csv("data/b.csv").to_csv("data/a.csv")\n',
+        "b.py": 'import pandas as pd\n\npd.read_csv("data/a.csv").to_csv("data/b.csv")\n',
+    })
+    [j] = project.pipeline.jungles()
+    assert j.cycle and sorted(j.steps) == ["a.py", "b.py"]
+
+
+def test_a_makefile_declares_the_chain():
+    files = _chain(3)
+    files["Makefile"] = (
+        "all: data/s2.csv\n\n"
+        "data/s0.csv: s0.py\n\tpython s0.py\n"
+        "data/s1.csv: data/s0.csv s1.py\n\tpython s1.py\n"
+        "data/s2.csv: data/s1.csv s2.py\n\tpython s2.py\n")
+    assert snippet_project(files).pipeline.jungles() == []
+    assert len(snippet_project(_chain(3)).pipeline.jungles()) == 1
+
+
+def test_a_shell_driver_links_the_steps_it_runs():
+    files = {"run.sh": "#!/bin/sh\nset -e\npython prep.py\npython train.py\npython evaluate.py\n",
+             "prep.py": "", "train.py": "", "evaluate.py": ""}
+    [j] = snippet_project(files).pipeline.jungles()
+    assert j.drivers == {"run.sh": ["evaluate.py", "prep.py", "train.py"]}
+
+
+def test_the_graph_in_the_export_schema():
+    g = snippet_project(_chain(3)).pipeline.to_networkx("demo")
+    assert g.nodes["s0.py"]["kind"] == "step"
+    assert g.nodes["data:data/s0.csv"]["kind"] == "artifact"
+    edges = {(u, v, d["kind"]) for u, v, d in g.edges(data=True)}
+    assert ("s0.py", "data:data/s0.csv", "writes") in edges
+    assert ("data:data/s0.csv", "s1.py", "reads") in edges
+    [jungle] = g.graph["jungles"]
+    assert jungle["entry"] == "s0.py" and jungle["chain"][:3] == ["s0.py", "data:data/s0.csv", "s1.py"]
+
+
+def test_the_project_phase_does_not_parse_again(monkeypatch):
+    calls = []
+    real = parsing.parse
+
+    def counting(source):
+        calls.append(1)
+        return real(source)
+
+    monkeypatch.setattr("mldebt.engine.parse", counting)
+    report = run_scan(ScanRequest(targets=(FIXTURES / "pipeline-jungle",), jobs=1))
+    assert len(calls) == report.summary.files - len([e for e in report.errors])
+
+
+# -- the command -----------------------------------------------------------------------
+
+def _mldebt(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("mldebt", path=str(Path(sys.executable).parent)) or "mldebt"
+    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_graph_command_exports_the_jungle_as_json_dot_and_mermaid(tmp_path):
+    out = tmp_path / "g.json"
+    done = _mldebt("graph", str(FIXTURES / "pipeline-jungle"), "--format", "json", "-o", str(out), "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    assert data["jungles"], "the jungle fixture has a jungle"
+    kinds = {n["kind"] for n in data["nodes"]}
+    assert {"step", "artifact"} <= kinds
+    assert any(e["kind"] == "reads" and not e["declared"] for e in data["edges"])
+    dot = _mldebt("graph", str(FIXTURES / "pipeline-jungle"), "--jobs", "1")
+    assert dot.returncode == 0 and dot.stdout.startswith("digraph")
+    mermaid = _mldebt("graph", str(FIXTURES / "pipeline-dvc"), "--format", "mermaid", "--jobs", "1")
+    assert mermaid.returncode == 0 and mermaid.stdout.startswith("flowchart LR")
+
+
+def test_graph_command_rejects_a_bad_format_with_exit_2():
+    done = _mldebt("graph", ".", "--format", "svg")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
