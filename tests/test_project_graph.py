@@ -267,3 +267,64 @@ def test_graph_command_rejects_a_bad_format_with_exit_2():
     done = _mldebt("graph", ".", "--format", "svg")
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_project_findings_honour_suppression_comments(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.mldebt]\nselect = ["MLD5", "MLD001"]\n')
+    (tmp_path / "a.py").write_text(
+        "import pandas as pd\n\n"
+        "x = pd.read_csv('data/x.csv')  # mldebt: ignore[undeclared-data-read] -- fixed sample for the demo\n"
+        "y = pd.read_csv('data/y.csv')\n")
+    report = run_scan(ScanRequest(targets=(tmp_path,), jobs=1))
+    assert [(f.rule, f.line) for f in report.findings] == [("MLD501", 4)]
+    assert report.summary.ignored == 1
+
+
+def test_a_bad_data_table_is_a_one_line_error_with_exit_2(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.mldebt.data]\nreaders = "shop.io.load"\n')
+    (tmp_path / "a.py").write_text("x = 1\n")
+    done = _mldebt("scan", str(tmp_path))
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert "tool.mldebt.data.readers" in line and "pyproject.toml" in line
+
+
+def test_a_broken_dvc_yaml_is_reported_and_the_scan_goes_on(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.mldebt]\nselect = ["MLD5"]\n')
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: [unclosed\n")
+    (tmp_path / "a.py").write_text("import pandas as pd\n\nx = pd.read_csv('data/x.csv')\n")
+    report = run_scan(ScanRequest(targets=(tmp_path,), jobs=1))
+    assert [e.path for e in report.errors] == ["dvc.yaml"]
+    assert [(f.rule, f.line) for f in report.findings] == [("MLD501", 3)]
+
+
+def test_a_python_tag_in_a_config_is_refused_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    (tmp_path / "pyproject.toml").write_text('[tool.mldebt]\nselect = ["MLD5"]\n')
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "train.yaml").write_text(
+        f"data: !!python/object/apply:os.system ['touch {marker}']\npath: data/train.csv\n")
+    (tmp_path / "a.py").write_text("import pandas as pd\n\nx = pd.read_csv('data/train.csv')\n")
+    report = run_scan(ScanRequest(targets=(tmp_path,), jobs=1))
+    assert not marker.exists()
+    assert any(e.path == "conf/train.yaml" and "python" in e.message for e in report.errors)
+    assert [(f.rule, f.line) for f in report.findings] == [("MLD501", 3)]
+
+
+def test_the_project_findings_and_graph_are_the_same_in_process_and_in_a_pool(tmp_path):
+    from mldebt.config import Overrides
+    from mldebt.reporters import render
+
+    root = tmp_path / "jungle"
+    shutil.copytree(FIXTURES / "pipeline-jungle", root)
+    for i in range(20):  # enough files for the process pool to be used
+        (root / f"extra_{i:02d}.py").write_text(f"import pandas as pd\n\nX{i} = pd.read_csv('data/extra_{i}.csv')\n")
+    select = Overrides(select=["MLD2", "MLD5"])
+    one = render(run_scan(ScanRequest(targets=(root,), jobs=1, overrides=select)), "json")
+    two = render(run_scan(ScanRequest(targets=(root,), jobs=2, overrides=select)), "json")
+    assert one == two
+    rules = {f["rule"] for f in json.loads(one)["findings"]}
+    assert {"MLD201", "MLD202", "MLD501", "MLD502", "MLD503"} <= rules
+    g1 = _mldebt("graph", str(root), "--format", "json", "--jobs", "1").stdout
+    g2 = _mldebt("graph", str(root), "--format", "json", "--jobs", "2").stdout
+    assert g1 == g2 and json.loads(g1)["jungles"]

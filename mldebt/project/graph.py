@@ -41,6 +41,7 @@ COLLECTOR = "facts:io"
 _NUMBERED = re.compile(r"^(?:(\d{1,3})[_\-.]|(?:step|stage|part|phase)[_\-]?(\d{1,3})(?:[_\-.]|$))", re.IGNORECASE)
 _WORDS = re.compile(r"[A-Za-z]+")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_IN_MEMORY = frozenset({":memory:", "sqlite://", "sqlite:///:memory:", "duckdb:///:memory:"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,7 @@ class PipelineGraph:
             if target is not None:
                 self.runs.append(RunRecord(run.source, target, run.via, None, run.line))
         self._run_targets = {r.target for r in self.runs}
+        self._console = {e.path for e in self.decl.entry_points if e.path}
 
     def _wrapped_reads(self, path: str, module: str, fact: Fact) -> None:
         """A call of a helper that reads or writes the location it is given."""
@@ -270,7 +272,7 @@ class PipelineGraph:
     def is_data(self, key: str) -> bool:
         """Not code, configuration, documentation, the machine (``/proc``), or a tool's own
         folder in the home directory (``~/.cache/...``, ``~/.kaggle/kaggle.json``)."""
-        if key.startswith(self._system) or key.startswith("~/."):
+        if key.startswith(self._system) or key.startswith("~/.") or key in _IN_MEMORY:
             return False
         name = key.rsplit("/", 1)[-1].split("?", 1)[0]
         if name in self._non_data_names or name.lower().startswith(("requirements", "readme", "license")):
@@ -293,7 +295,7 @@ class PipelineGraph:
         as opposed to a library module that only defines functions."""
         data = self._files.get(path, {})
         return (path in self._main or path.endswith(".ipynb") or bool(data.get("module_io"))
-                or path in self._run_targets)
+                or path in self._run_targets or path in self._console)
 
     def unstable(self, rec: IoRecord) -> tuple[str, ...]:
         """Why a read's location can change under the code. A remote location counts in a
@@ -394,7 +396,7 @@ class PipelineGraph:
                     out.append((w, r))
         return out
 
-    def jungles(self, min_chain: int = 3, min_numbered: int = 3) -> list[Jungle]:
+    def jungles(self, min_chain: int = 3, min_numbered: int = 3, min_fan_in: int = 3) -> list[Jungle]:
         if self._jungles is not None:
             return self._jungles
         staged = self.staged()
@@ -454,21 +456,22 @@ class PipelineGraph:
             chain = _longest_chain(sub)
             comp_drivers = {d: t for d, t in drivers.items() if d in comp}
             numbered = sorted({p for p in comp if p in numbered_of}, key=lambda p: numbered_of[p].index(p))
-            if not (len(chain) >= min_chain or cycle or comp_drivers or len(numbered) >= min_numbered):
+            fan_in = {n: len({k for _, _, d in sub.in_edges(n, data=True) for k in d["keys"]})
+                      for n in sub.nodes if sub.in_degree(n) >= 2}
+            joins = {n: k for n, k in fan_in.items() if k >= min_fan_in}
+            if not (len(chain) >= min_chain or cycle or comp_drivers or len(numbered) >= min_numbered or joins):
                 continue
             steps = sorted(p for p in comp if p in self._python)
             anchor_path, anchor = self._anchor(sub, chain, comp_drivers, numbered, first_write)
             if anchor is None:
                 continue
-            fan_in = {n: len({k for _, _, d in sub.in_edges(n, data=True) for k in d["keys"]})
-                      for n in sub.nodes if sub.in_degree(n) >= 2}
             chain_text: list[str] = []
             for a, b in zip(chain, chain[1:]):
                 if not chain_text:
                     chain_text.append(a)
                 chain_text += [sorted(flow[a][b]["keys"])[0], b]
             found.append(Jungle(anchor_path, anchor, steps, chain_text or chain, cycle, comp_drivers,
-                                numbered, {k: v for k, v in fan_in.items() if v >= 3}))
+                                numbered, joins))
         found.sort(key=lambda j: (j.entry, j.anchor.line))
         self._jungles = found
         return found
@@ -508,11 +511,10 @@ class PipelineGraph:
     def to_networkx(self, root_name: str = "") -> nx.MultiDiGraph:
         g = nx.MultiDiGraph(root=root_name)
         staged = self.staged()
-        run_targets = {r.target for r in self.runs}
         undeclared = {(v.read.path, v.read.line) for v in self.verdicts()}
         for path in sorted(self._python):
-            entry = path in self._main or path.endswith(".ipynb")
-            kind = "step" if entry or path in run_targets or self._files.get(path, {}).get("module_io") else "module"
+            entry = path in self._main or path.endswith(".ipynb") or path in self._console
+            kind = "step" if self.is_step(path) else "module"
             line = self._main[path].line if path in self._main else 0
             g.add_node(path, kind=kind, label=path, line=line, declared=path in staged, entry=entry)
         for stage in self.decl.stages:
@@ -570,4 +572,14 @@ def _longest_chain(flow: nx.DiGraph) -> list[str]:
         except nx.NetworkXNoCycle:
             break
         dag.remove_edge(u, v)
-    return list(nx.dag_longest_path(dag))
+    # longest path starting at each node; ties go to the first path name, so the chain (and
+    # the entry it anchors at) does not depend on the order facts arrived in
+    best: dict[str, tuple[int, str | None]] = {}
+    for node in reversed(list(nx.lexicographical_topological_sort(dag))):
+        succ = sorted(dag.successors(node), key=lambda n: (-best[n][0], n))
+        best[node] = (1 + best[succ[0]][0], succ[0]) if succ else (1, None)
+    start = min(best, key=lambda n: (-best[n][0], n))
+    chain = [start]
+    while best[chain[-1]][1] is not None:
+        chain.append(best[chain[-1]][1])  # type: ignore[arg-type]
+    return chain

@@ -20,7 +20,8 @@ class UndeclaredPipeline(ProjectRule):
     - a Python script that runs two or more of the repository's scripts through
       `subprocess`/`os.system`/`runpy` (a hand-rolled orchestrator), or a shell script that
       runs three or more (or two that hand files to each other);
-    - `min-numbered` (3) or more numbered scripts in one folder (`01_clean.py`, `step2.py`).
+    - `min-numbered` (3) or more numbered scripts in one folder (`01_clean.py`, `step2.py`);
+    - a fan-in join: a step reading `min-fan-in` (3) or more intermediate files other steps write.
 
     Nothing is reported for steps a declared pipeline runs: `dvc.yaml` stages, Makefile
     targets, MLflow `MLproject` entry points, or a file that defines a pipeline with Airflow,
@@ -55,6 +56,7 @@ class UndeclaredPipeline(ProjectRule):
     ## Options
     - `min-chain` (int, default 3): steps in a hand-off chain that make a jungle.
     - `min-numbered` (int, default 3): numbered scripts in one folder that make a jungle.
+    - `min-fan-in` (int, default 3): intermediate files joined by one step that make a jungle.
 
     ## References
     - Sculley et al. 2015, section 5, "Pipeline Jungles".
@@ -65,7 +67,8 @@ class UndeclaredPipeline(ProjectRule):
     @classmethod
     def check(cls, project: ProjectView, options: Mapping[str, Any]) -> Iterable[ProjectFinding]:
         graph = project.pipeline
-        for j in graph.jungles(int(options.get("min-chain", 3)), int(options.get("min-numbered", 3))):
+        for j in graph.jungles(int(options.get("min-chain", 3)), int(options.get("min-numbered", 3)),
+                               int(options.get("min-fan-in", 3))):
             parts = []
             if len(j.chain) >= 3:
                 parts.append(" -> ".join(j.chain))
@@ -125,6 +128,12 @@ class UndeclaredPipeline(ProjectRule):
             "models/v2_attention.py": "x = 2\n",
             "models/resnet50.py": "x = 3\n",
         }, path="models/v1_baseline.py"),
+        # a step joining two intermediate files
+        Valid(files={
+            "a.py": "import pandas as pd\npd.DataFrame().to_csv('data/a.csv')\n",
+            "b.py": "import pandas as pd\npd.DataFrame().to_csv('data/b.csv')\n",
+            "join.py": "import pandas as pd\nx = pd.read_csv('data/a.csv').merge(pd.read_csv('data/b.csv'))\n",
+        }, path="join.py"),
     ]
     INVALID = [
         Invalid(files={
@@ -166,4 +175,16 @@ class UndeclaredPipeline(ProjectRule):
             "pipeline/02_clean.py": "print('clean')\n",
             "pipeline/03_train.py": "print('train')\n",
         }, path="pipeline/01_ingest.py", line=1, message_contains="numbered scripts"),
+        Invalid(files={
+            "users.py": "import pandas as pd\n\npd.read_json('raw/u.json').to_parquet('stage/users.parquet')\n",
+            "items.py": "import pandas as pd\n\npd.read_json('raw/i.json').to_parquet('stage/items.parquet')\n",
+            "events.py": "import pandas as pd\n\npd.read_json('raw/e.json').to_parquet('stage/events.parquet')\n",
+            "join.py": """
+                import pandas as pd
+
+                users = pd.read_parquet("stage/users.parquet")
+                items = pd.read_parquet("stage/items.parquet")
+                events = pd.read_parquet("stage/events.parquet")
+                """,
+        }, path="events.py", line=3, message_contains="`join.py` joins 3 intermediate files"),
     ]

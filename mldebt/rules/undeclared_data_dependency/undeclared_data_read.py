@@ -168,6 +168,20 @@ class UndeclaredDataRead(ProjectRule):
                 frames.append(pd.read_csv(p))
             return frames
         """,
+        # in-memory data: a buffer, an in-memory database, standard input
+        """
+        import io
+        import sqlite3
+        import sys
+
+        import pandas as pd
+
+        def parse(text):
+            return pd.read_csv(io.StringIO(text))
+
+        con = sqlite3.connect(":memory:")
+        rows = pd.read_csv(sys.stdin)
+        """,
         # `read_csv` of an unrelated object: not pandas
         """
         from mylib import reader
