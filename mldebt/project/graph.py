@@ -115,6 +115,7 @@ class PipelineGraph:
         self.runs: list[RunRecord] = []
         self._modules: dict[str, str] = {}
         self._wrappers: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        self._served: set[tuple[str, int]] = set()  # helpers' own reads that their callers report
         self._python = {f.path for f in project.files()}
         self._code_dirs = {posixpath.dirname(p) for p in self._python if p.endswith(".py")}
         self._build()
@@ -141,8 +142,9 @@ class PipelineGraph:
                         self._imports.append((ff.path, m, 0))
                 elif fact.kind in ("io", "run", "call"):
                     io_facts.append((ff.path, ff.module, fact))
-                elif fact.kind == "wrapper":
-                    self._wrappers[f"{ff.module}.{fact.data['function']}"].append(fact.data)
+                elif fact.kind == "wrapper" and fact.location is not None:
+                    self._wrappers[f"{ff.module}.{fact.data['function']}"].append(
+                        {**fact.data, "path": ff.path, "line": fact.location.line})
         for path, module, fact in io_facts:
             if fact.kind == "io" and fact.location is not None:
                 d = fact.data
@@ -173,10 +175,12 @@ class PipelineGraph:
             for where, parts, anchored in fact.data["args"]:
                 if where != w["index"] and where != w["param"]:
                     continue
-                key, anchored = self._key(path, [*parts, *w["rest"]], anchored)
-                rec = IoRecord(path, w["op"], name or "", key, self._external(parts), False, False, False, anchored,
-                               fact.data["function"], fact.location)
+                whole = [*w["prefix"], *parts, *w["rest"]]
+                key, anchored = self._key(path, whole, anchored)
+                rec = IoRecord(path, w["op"], name or "", key, self._external(w["prefix"] or parts), False, False,
+                               False, anchored, fact.data["function"], fact.location)
                 (self.reads if w["op"] == "read" else self.writes).append(rec)
+                self._served.add((w["path"], w["line"]))
 
     def _function(self, qualified: str, depth: int = 0) -> str | None:
         """A function's defining ``module.name``, following re-exports."""
@@ -344,6 +348,8 @@ class PipelineGraph:
         for r in self.reads:
             if not self.buried(r) or r.key is None or not self.is_data(r.key) or self.is_resource(r):
                 continue
+            if (r.path, r.line) in self._served:
+                continue  # a helper reading under a literal folder: its calls are the reads
             if self.declared(r.key) is not None:
                 continue
             if any(w.path == r.path and w.function == r.function and w.key and keys_match(w.key, r.key)

@@ -476,17 +476,23 @@ class IoFacts(TracksLocations, Collector):
         fn = self.ctx.function
         if loc is None or not loc.parts or not isinstance(fn, cst.FunctionDef) or "." in self.ctx.scope:
             return
-        head = loc.parts[0]
-        if not (isinstance(head, tuple) and head[0] == "param"):
+        at = [i for i, p in enumerate(loc.parts) if isinstance(p, tuple) and p[0] == "param"]
+        if len(at) != 1:
             return
-        index = self.ev.own_parameter(head[1])
+        name = loc.parts[at[0]][1]
+        index = self.ev.own_parameter(name)
         if index is None:
             return
-        self.fact("wrapper", None, function=self.ctx.scope, param=head[1], index=index, op=event.op,
-                  api=event.api, rest=[list(p) if isinstance(p, tuple) else p for p in loc.parts[1:]])
+
+        def plain(parts: Sequence[Any]) -> list[Any]:
+            return [list(p) if isinstance(p, tuple) else p for p in parts]
+
+        self.fact("wrapper", event.node, function=self.ctx.scope, param=name, index=index, op=event.op,
+                  api=event.api, prefix=plain(loc.parts[:at[0]]), rest=plain(loc.parts[at[0] + 1:]))
 
     def _note_call(self, node: cst.Call) -> None:
-        """A call passing a path-like literal location to a function: maybe such a helper."""
+        """A call passing a literal (a file name, a table name) to a function of the project:
+        maybe such a helper."""
         func = node.func
         if isinstance(func, cst.Name) and func.value in self.ctx.names.local_defs:
             callee: str | None = f"{self.ctx.module}.{func.value}"
@@ -499,7 +505,7 @@ class IoFacts(TracksLocations, Collector):
             if a.star or not isinstance(a.value, _PATHISH):
                 continue
             loc = self.ev.loc(a.value)
-            if loc is None or loc.external or not _path_like(loc):
+            if loc is None or loc.external or not loc.has_text():
                 continue
             where: int | str = a.keyword.value if a.keyword is not None else i
             args.append([where, [list(p) if isinstance(p, tuple) else p for p in loc.parts], loc.anchored])

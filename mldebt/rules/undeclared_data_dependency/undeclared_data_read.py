@@ -16,7 +16,10 @@ class UndeclaredDataRead(ProjectRule):
     outside it.
 
     A read is a call the knowledge base (`rules/data-io.yaml`) or `[tool.mldebt.data]
-    readers` names: pandas `read_*`, `np.load`, `joblib.load`, `torch.load`, `open(...)` in a
+    readers` names, or a call of a project helper that reads a location built from its
+    parameter (`load_lookup("teams")` of `def load_lookup(name): return
+    pd.read_csv(f"data/lookups/{name}.csv")`: the finding is at the call, which names the
+    file; at the helper only when no call passes a literal). Reads are: pandas `read_*`, `np.load`, `joblib.load`, `torch.load`, `open(...)` in a
     read mode, `Path.read_text`, `h5py`, pyarrow and polars readers, Spark readers,
     `tf.data`, `PIL.Image.open`, `cv2.imread`, database connections, storage clients.
     A location is *declared* when it comes into the code from outside (a function parameter,
@@ -222,6 +225,20 @@ class UndeclaredDataRead(ProjectRule):
                     return pd.read_csv(RAW / "events.csv")
                 """,
         }, path="project/ingest.py", line=6, message_contains="data/raw/events.csv"),
+        # a helper reading under a literal folder: each call naming a file is a read
+        Invalid(files={
+            "lookups.py": """
+                import pandas as pd
+
+                def load_lookup(name):
+                    return pd.read_csv(f"data/lookups/{name}.csv")
+                """,
+            "report.py": """
+                from lookups import load_lookup
+
+                teams = load_lookup("agent_teams")
+                """,
+        }, path="report.py", line=4, message_contains="data/lookups/agent_teams.csv"),
         Invalid("""
             import json
 
