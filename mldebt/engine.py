@@ -14,8 +14,10 @@ light :class:`~mldebt.rules.names.NameResolver` fed during the walk.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,6 +111,7 @@ class FileContextImpl:
         self._statements: list[cst.CSTNode] = []
         self._strings: list[cst.CSTNode] = []
         self._comments: list[Comment] | None = None
+        self.masked: list[tuple[int, int]] = []  # strings and comments: (start, end) offsets
         self.pending: list[_Pending] = []
 
     # -- FileContext ---------------------------------------------------------------
@@ -122,7 +125,8 @@ class FileContextImpl:
 
     def comments(self) -> Sequence[Comment]:
         if self._comments is None:
-            self._comments = _scan_comments(self.source, self._strings, self._module)
+            self.masked = []
+            self._comments = _scan_comments(self.source, self._strings, self._module, self.masked)
         return self._comments
 
     def code_for(self, node: cst.CSTNode) -> str:
@@ -253,13 +257,16 @@ def _concrete_subclasses(base: type) -> tuple[type, ...]:
 # --- comments from source text -----------------------------------------------------
 
 
-def _scan_comments(text: str, strings: Sequence[cst.CSTNode], module: cst.Module) -> list[Comment]:
+def _scan_comments(text: str, strings: Sequence[cst.CSTNode], module: cst.Module,
+                   masked: list[tuple[int, int]] | None = None) -> list[Comment]:
     """Every comment with its position, found without tokenizing the file.
 
     A ``#`` outside a string literal starts a comment. String literals are located in
     order with ``str.find`` from a cursor (the walk records them in source order), and a
     ``#`` that comes before the next string starts a comment running to the end of its
     line. If a string cannot be located (should not happen), fall back to ``tokenize``.
+    ``masked`` receives the (start, end) offsets of every string literal (of an f-string, its
+    text parts) and comment, in order (it is left empty after the fallback).
     """
     out: list[Comment] = []
     cursor = 0
@@ -285,6 +292,8 @@ def _scan_comments(text: str, strings: Sequence[cst.CSTNode], module: cst.Module
         while True:
             q = text.find(value, cursor)
             if q < 0:
+                if masked is not None:
+                    masked.clear()
                 return _tokenize_comments(text)
             p = text.find("#", cursor, q)
             if p < 0:
@@ -293,6 +302,8 @@ def _scan_comments(text: str, strings: Sequence[cst.CSTNode], module: cst.Module
             end = n if end < 0 else end
             advance(p)
             out.append(_comment(text, p, end, line, line_start))
+            if masked is not None:
+                masked.append((p, end))
             cursor = p
             advance(end)
             cursor = end
@@ -300,6 +311,17 @@ def _scan_comments(text: str, strings: Sequence[cst.CSTNode], module: cst.Module
         cursor = q
         advance(q + len(value))
         cursor = q + len(value)
+        if masked is None:
+            continue
+        if isinstance(node, cst.FormattedString):  # its text parts only: the {fields} hold code
+            at = q + len(node.start)  # `start` is the prefix and the quote: f"
+            for part in node.parts:
+                size = len(part.value) if isinstance(part, cst.FormattedStringText) else len(module.code_for_node(part))
+                if isinstance(part, cst.FormattedStringText):
+                    masked.append((at, at + size))
+                at += size
+        else:
+            masked.append((q, cursor))
     while True:
         p = text.find("#", cursor)
         if p < 0:
@@ -309,6 +331,8 @@ def _scan_comments(text: str, strings: Sequence[cst.CSTNode], module: cst.Module
         advance(p)
         cursor = p
         out.append(_comment(text, p, end, line, line_start))
+        if masked is not None:
+            masked.append((p, end))
         advance(end)
         cursor = end
     return out
@@ -474,39 +498,79 @@ def _positions(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _S
     return out
 
 
-def _search_positions(text: str, module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _Span] | None:
-    """Where expression ``nodes`` (given in source order) are, found by searching ``text``.
+def _search_positions(text: str, module: cst.Module, nodes: Sequence[cst.CSTNode],
+                      masked: Sequence[tuple[int, int]]) -> dict[int, _Span] | None:
+    """Where call ``nodes`` (given in source order) are, found by searching ``text``.
 
-    libcst writes every node back exactly as it was read, so a node's own code is a
-    substring of the source; the engine walks in source order, so each node starts at or
-    after the previous one. Returns None when a node is not an expression or its code is not
-    found where expected (the caller then generates positions the full way).
+    libcst writes every node back exactly as it was read, except that a node generated on its
+    own lacks the indentation of the block around it on its continuation lines; and the engine
+    walks in source order, so each node starts at or after the previous one. So the first line
+    of a call's code is searched from where the previous one was found, skipping matches that
+    start inside a string or a comment (``masked``, sorted offsets), and each further line is
+    checked, indentation aside, against the source lines that follow. Returns None when a node is not a call or is not found that way (the caller
+    then generates positions the full way).
     """
     out: dict[int, _Span] = {}
+    lines = text.split("\n")
+    starts = [0]
+    for ln in lines[:-1]:
+        starts.append(starts[-1] + len(ln) + 1)
+    masked_starts = [a for a, _ in masked]
+    found: set[tuple[int, int]] = set()
     cursor = 0
-    line_at, line_no = 0, 1  # a known (offset, line) to count newlines from
     for node in nodes:
         if not isinstance(node, cst.Call):  # a bare name could match anywhere: not worth it
             return None
         bare = node.with_changes(lpar=[], rpar=[]) if node.lpar else node
         code = module.code_for_node(bare)
-        idx = text.find(code, cursor)
-        # a match after a '#' on its line is inside a comment (`# df = pd.read_csv(...)`)
-        while idx >= 0 and "#" in text[text.rfind("\n", 0, idx) + 1: idx]:
-            idx = text.find(code, idx + 1)
+        code_lines = code.split("\n")
+        first = code_lines[0]
+        idx = text.find(first, cursor)
+        while idx >= 0:
+            line_no = bisect.bisect_right(starts, idx)  # 1-based
+            col = idx - starts[line_no - 1]
+            m = bisect.bisect_right(masked_starts, idx) - 1
+            a, b = masked[m] if m >= 0 else (0, 0)
+            # inside a string or comment, unless the call starts with that literal: `", ".join(x)`
+            inside = idx < b and not (idx == a and code.startswith(text[a:b]))
+            taken = (idx, len(code)) in found  # an identical call found already
+            # `parse_args(argv)` must not match the tail of `p.parse_args(argv)`
+            before = lines[line_no - 1][:col]
+            glued = first[:1].isidentifier() and (
+                (before[-1:].isalnum() or before[-1:] in ("_", ".")) or _DEFINES.search(before) is not None)
+            # a call spanning lines ends its first line: `f(a)` earlier on that line is another
+            whole = len(code_lines) == 1 or lines[line_no - 1][col:] == first
+            if not inside and not taken and not glued and whole and _continues(lines, line_no, code_lines):
+                break
+            idx = text.find(first, idx + 1)
         if idx < 0:
             return None
-        if idx < line_at:
-            line_at, line_no = 0, 1
-        line_no += text.count("\n", line_at, idx)
-        line_at = idx
-        col = idx - (text.rfind("\n", 0, idx) + 1)
-        nls = code.count("\n")
-        end_line = line_no + nls
-        end_col = len(code) - code.rfind("\n") - 1 if nls else col + len(code)
-        out[id(node)] = _Span(line_no, col, end_line, end_col, code)
+        end_line = line_no + len(code_lines) - 1
+        if len(code_lines) == 1:
+            end_col = col + len(first)
+        else:
+            last = lines[end_line - 1]
+            end_col = len(last) - len(last.lstrip()) + len(code_lines[-1].lstrip())
+        body = text[idx: starts[end_line - 1] + end_col]
+        out[id(node)] = _Span(line_no, col, end_line, end_col, body)
+        found.add((idx, len(code)))
         cursor = idx
     return out
+
+
+_DEFINES = re.compile(r"\b(?:def|class)\s+$")  # `def doc(elt):` is not a call of doc
+
+
+def _continues(lines: Sequence[str], line_no: int, code_lines: Sequence[str]) -> bool:
+    """Do the source lines after ``line_no`` carry ``code_lines[1:]`` (indentation aside)?"""
+    if line_no - 1 + len(code_lines) > len(lines):
+        return False
+    last = len(code_lines) - 1
+    for k in range(1, len(code_lines)):
+        have, want = lines[line_no - 1 + k].strip(), code_lines[k].strip()
+        if not (have == want or (k == last and have.startswith(want))):  # `) as f:` ends the call
+            return False
+    return True
 
 
 # --- one file ------------------------------------------------------------------------
@@ -606,7 +670,10 @@ def _locate(ctx: FileContextImpl, module: cst.Module, source: Source) -> tuple[l
     # by searching the source, which costs a fraction of a full code generation
     spans: dict[int, _Span] | None = None
     if nodes and all(p.data is not None for p in ctx.pending):
-        spans = _search_positions(source.text, module, [p.node for p in ctx.pending if p.node is not None])
+        ctx.comments()  # locates the strings and comments a match must not fall in
+        if ctx.masked:
+            spans = _search_positions(source.text, module, [p.node for p in ctx.pending if p.node is not None],
+                                      ctx.masked)
     if spans is None:
         spans = _positions(module, nodes) if nodes else {}
     findings: list[RawFinding] = []

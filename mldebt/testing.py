@@ -17,7 +17,7 @@ from typing import Any
 from mldebt.catalog import _load_class, load_catalog
 from mldebt.config import Overrides, build_settings
 from mldebt.discovery import is_source, is_test_path, module_name
-from mldebt.engine import FileJob, RulePlan, analyse_source
+from mldebt.engine import FileContextImpl, FileJob, RulePlan, analyse_source
 from mldebt.model import FileError, FileResult, Report
 from mldebt.project import Project
 from mldebt.project.declarations import load_declarations
@@ -66,3 +66,23 @@ def scan_snippets(files: Mapping[str, str], select: Sequence[str] | None = None,
     results, declarations = _run(files, settings, catalog, plans, dedent)
     return build_report(settings, catalog, results, [FileError(p, m) for p, m in declarations.errors],
                         declarations)
+
+
+def calls_in_walk_order(path: str, source: Any, module: Any) -> tuple[list[Any], FileContextImpl]:
+    """Every call of a parsed file in the engine's walk order, and the file's context (with
+    its strings and comments located): what the engine's source search is checked on."""
+    import libcst as cst
+
+    from mldebt.rules.base import Rule
+
+    calls: list[cst.Call] = []
+
+    class Collect(Rule):
+        def visit_Call(self, node: cst.Call) -> None:
+            calls.append(node)
+
+    ctx = FileContextImpl(path, "m", False, source, module, {}, False)
+    ctx.walk([Collect(ctx, "X", {}, ctx)])
+    ctx.comments()
+    return calls, ctx
+

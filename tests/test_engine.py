@@ -34,6 +34,7 @@ from mldebt.engine import FileContextImpl, FileJob, RulePlan, _positions, analys
 from mldebt.parsing import Source, SourceError, load_source, parse
 from mldebt.reporters.json import render
 from mldebt.rules.base import Rule
+from mldebt.testing import calls_in_walk_order
 from mldebt.scan import ScanRequest, run_scan
 
 PACKAGE = Path(mldebt.__file__).parent
@@ -737,3 +738,23 @@ def test_nesting_that_crashes_libcst_does_not_crash_the_scan(tmp_path, n):
     errors, findings = out.stdout.splitlines()[-2:]
     assert errors == "['calls.py', 'ifs.py', 'lists.py', 'parens.py']"
     assert findings == "[('ok.py', 1)]"
+
+
+# --- facts located by searching the source agree with code generation ---------------------
+
+@pytest.mark.parametrize("path", sorted(
+    p for p in (Path(__file__).resolve().parents[1] / "fixtures").rglob("*")
+    if p.suffix in (".py", ".ipynb") and "tests" not in p.parts), ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}")
+def test_searching_the_source_finds_calls_where_code_generation_does(path):
+    source = load_source(path.name, path.read_bytes())
+    module = parse(source)
+    calls, ctx = calls_in_walk_order(path.name, source, module)
+    if not calls:
+        pytest.skip("no calls")
+    searched = engine._search_positions(source.text, module, calls, ctx.masked)
+    generated = _positions(module, calls)
+    assert searched is not None, "every call of the fixtures is found by searching"
+    for call in calls:
+        s, g = searched[id(call)], generated[id(call)]
+        assert (s.line, s.column, s.end_line, s.end_column) == (g.line, g.column, g.end_line, g.end_column), \
+            module.code_for_node(call)[:80]

@@ -123,6 +123,10 @@ _SAME = frozenset({
     "os.path.expanduser", "os.path.expandvars", "builtins.repr",
 })
 _SAME_METHODS = frozenset({"resolve", "absolute", "expanduser", "as_posix", "strip", "rstrip"})
+# methods whose result depends on their receiver's value (a location, a config, a glob)
+_RECEIVER_METHODS = _SAME_METHODS | frozenset({
+    "format", "joinpath", "with_suffix", "with_name", "glob", "rglob", "iterdir", "get", "__getitem__",
+    "getenv", "setdefault", "pop"})
 _ITER_SAME = frozenset({"builtins.sorted", "builtins.list", "builtins.tuple", "builtins.reversed"})
 _GLOBS = frozenset({"glob.glob", "glob.iglob"})
 _ENV = frozenset({"os.getenv", "os.environ.get", "os.environ.setdefault", "os.getenvb"})
@@ -451,6 +455,8 @@ class LocationEvaluator:
             method = func.attr.value
             if method in self._cli_methods:
                 return Namespace("cli")
+            if method not in _RECEIVER_METHODS:
+                return None  # model.fit(x), torch.cat(...): no need to evaluate the receiver
             receiver = self.value(func.value, d)
             if isinstance(receiver, Namespace):
                 return receiver  # cfg.get("path"), args.__dict__.get(...)
