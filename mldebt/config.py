@@ -221,8 +221,8 @@ def build_settings(catalog: Catalog, root: Path, config_file: Path | None,
         raise err("min-confidence", f"expected high, medium or low, got {conf_raw!r}") from None
 
     rule_options: dict[str, dict[str, Any]] = {}
-    for spec in catalog.rules:
-        rule_options[spec.code] = dict(spec.default_options)
+    for rule in catalog.rules:
+        rule_options[rule.code] = dict(rule.default_options)
     for key, opts in table.get("rules", {}).items():
         spec = catalog.lookup(key)
         if spec is None:

@@ -108,6 +108,7 @@ _STRING_END_RE = {q: re.compile(r"\\.|\\$|" + re.escape(q)) for q in ("'", '"', 
 def _after_line(line: str, depth: int, quote: str) -> tuple[int, str, bool]:
     """Bracket depth, open string delimiter ('' if none) and backslash continuation after ``line``."""
     pos, n = 0, len(line)
+    m: re.Match[str] | None
     while pos < n:
         if quote:
             for m in _STRING_END_RE[quote].finditer(line, pos):

@@ -95,7 +95,7 @@ def run_scan(request: ScanRequest, progress: Callable[[int, int], Callable[[int]
 def run_graph(request: ScanRequest) -> tuple[Any, list[tuple[str, str]]]:
     """The project graph of the request's project (networkx), and the files it could not read."""
     settings, catalog = prepare(request)
-    collector = _load_class("io_facts:IoFacts")
+    collector: Any = _load_class("io_facts:IoFacts")
     plans = [RulePlan(collector.CODE, "io_facts:IoFacts", collector_options(settings, collector.CODE), False, False)]
     results, extra_errors, declarations = _analyse(request, settings, catalog, plans, None)
     project = Project(str(settings.root), results, declarations, catalog.knowledge)
@@ -143,7 +143,7 @@ def make_plans(settings: Settings, catalog: Catalog) -> list[RulePlan]:
             if impl not in needed:
                 needed.append(impl)
     for impl in needed:
-        collector = _load_class(impl)
+        collector: Any = _load_class(impl)
         plans.append(RulePlan(collector.CODE, impl, collector_options(settings, collector.CODE), False, False))
     return plans
 

@@ -28,7 +28,7 @@ def snippet_project(files: Mapping[str, str], dedent: bool = True) -> Project:
     """The project phase's view (with its pipeline graph) of in-memory files."""
     catalog = load_catalog()
     settings = build_settings(catalog, Path("/example"), None, Overrides())
-    collector = _load_class("io_facts:IoFacts")
+    collector: Any = _load_class("io_facts:IoFacts")
     plans = [RulePlan(collector.CODE, "io_facts:IoFacts", collector_options(settings, collector.CODE), False, False)]
     results, declarations = _run(files, settings, catalog, plans, dedent)
     return Project("/example", results, declarations, catalog.knowledge)

@@ -1457,7 +1457,7 @@ def _dvc_paths(node: yaml.Node | None) -> list[tuple[str, int]]:
         elif isinstance(item, yaml.MappingNode):
             path_node = _get(item, "path")
             if _is_str(path_node):
-                out.append((path_node.value, _line(path_node)))  # type: ignore[union-attr]
+                out.append((path_node.value, _line(path_node)))  # type: ignore[union-attr,arg-type]
                 continue
             for k, _v in _items(item):
                 if k.value:
@@ -1498,7 +1498,7 @@ def _parse_dvc(acc: _Acc, path: str) -> None:
     for name_node, body in _items(stages):
         name = str(name_node.value)
         if isinstance(body, yaml.MappingNode) and _get(body, "do") is not None:
-            body = _get(body, "do")  # foreach ... do: ${item} parts become wildcards
+            body = _get(body, "do")  # type: ignore[assignment]  # foreach ... do: ${item} parts become wildcards
         if not isinstance(body, yaml.MappingNode):
             acc.errors.append((path, (f"dvc.yaml at line {_line(name_node)}: stage "
                                       f"{name!r} is not a mapping")))
@@ -1553,9 +1553,9 @@ def _parse_dvc(acc: _Acc, path: str) -> None:
             elif isinstance(item, yaml.ScalarNode) and item.value:
                 acc.location(_join(base, str(item.value)), path, _line(item), "dvc-out")
     for _name, art in _items(_get(root, "artifacts")):
-        p = _get(art, "path")
-        if _is_str(p):
-            acc.location(_join(base, p.value), path, _line(p), "dvc-out")  # type: ignore[union-attr]
+        art_path = _get(art, "path")
+        if _is_str(art_path):
+            acc.location(_join(base, art_path.value), path, _line(art_path), "dvc-out")  # type: ignore[union-attr,arg-type]
 
 
 def _parse_dvcfile(acc: _Acc, path: str) -> None:
@@ -1621,7 +1621,8 @@ def _parse_mlproject(acc: _Acc, path: str) -> None:
         scripts: list[str] = []
         if command:
             filled = re.sub(r"\{(\w+)\}",
-                            lambda m, d=defaults: shlex.quote(d.get(m.group(1), "*")), command)
+                            lambda m, d=defaults: shlex.quote(d.get(m.group(1), "*")),  # type: ignore[misc]
+                            command)
             scripts = acc.scripts_of(acc.commands(filled, (base,), base))
         acc.stages.append(DeclaredStage(str(name_node.value), path, _line(name_node),
                                         "mlproject", tuple(scripts), tuple(dict.fromkeys(deps))))
@@ -1988,7 +1989,9 @@ def _parse_snakemake(acc: _Acc, path: str) -> None:
                 out.append((lit[q:-q], first + text[:sm.start()].count("\n")))
             return out
 
-        deps, outs, scripts = [], [], []
+        deps: list[str] = []
+        outs: list[str] = []
+        scripts: list[str] = []
         for key, kind_list in (("input", deps), ("output", outs)):
             for value, ln in strings(key):
                 pattern = _finish(value, braces=True)
@@ -2065,8 +2068,9 @@ def _parse_pyproject(acc: _Acc, path: str) -> None:
                     _entry(acc, path, name, target,
                            _toml_line(text, (f"project.{table}",), name)
                            or _toml_line(text, ("project",), table))
-    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
-    poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    poetry = poetry if isinstance(poetry, dict) else {}
     scripts = poetry.get("scripts")
     if isinstance(scripts, dict):
         for name, target in scripts.items():

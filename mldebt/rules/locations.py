@@ -303,9 +303,9 @@ class LocationEvaluator:
                     return x
             return None
         if isinstance(node, cst.BooleanOperation):  # `args.data or "data/x.csv"`
-            a = self.value(node.left, d)
-            if isinstance(a, Loc) and a.external:
-                return a
+            first = self.value(node.left, d)
+            if isinstance(first, Loc) and first.external:
+                return first
             return None
         return None
 

@@ -253,11 +253,11 @@ class CommentNodes:
                 text = c.text.rstrip()
                 where[text] = -1 if text in where else i
             self._matched = []
-            for node, top in _statement_comments(self.module):
-                i = where.get(node.value.rstrip(), -1)
+            for comment, top in _statement_comments(self.module):
+                i = where.get(comment.value.rstrip(), -1)
                 if i >= 0:
-                    self._matched.append((i, node, top))
-                    self._by_id[id(self.comments[i])] = node
+                    self._matched.append((i, comment, top))
+                    self._by_id[id(self.comments[i])] = comment
             self._matched.sort(key=lambda m: m[0])
         node = self._by_id.get(id(target))
         if node is not None:
@@ -791,7 +791,7 @@ class FlagCollector:
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            local = alias.asname.name if alias.asname is not None else alias.name
+            local: cst.BaseExpression = alias.asname.name if alias.asname is not None else alias.name
             while type(local) is cst.Attribute:
                 local = local.value  # `import a.b` binds `a`
             if type(local) is cst.Name:

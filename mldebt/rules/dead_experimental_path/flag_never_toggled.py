@@ -234,13 +234,13 @@ class FlagNeverToggled(FlagCollector, ProjectRule):
             else:
                 continue
             for target in fact.data["targets"]:
-                q = follow_imports(target, flags, links)
-                if q is None:
+                found = follow_imports(target, flags, links)
+                if found is None:
                     continue
-                name = q.rpartition(".")[2]
-                if q in live or name in changed or "*" in dynamic or any(q.startswith(d + ".") for d in dynamic):
+                name = found.rpartition(".")[2]
+                if found in live or name in changed or "*" in dynamic or any(found.startswith(d + ".") for d in dynamic):
                     break
-                where, flag = flags[q]
+                where, flag = flags[found]
                 value = flag.data["value"]
                 yield ProjectFinding(ff.path, location,
                                      _message(flag.data["name"], value, f"at {where.path}:{flag.data['line']}"),

@@ -136,7 +136,8 @@ class UnreachableCode(Rule):
                 return None
             name = self.ctx.names.qualified(func)
             kind = _EXITS.get(name) if name is not None else None
-            if kind is not None and name.startswith("builtins.") and _is_param(self.ctx.function, name[9:]):
+            if kind is not None and name is not None and name.startswith("builtins.") and _is_param(
+                    self.ctx.function, name[9:]):
                 return None
             return kind
         return None

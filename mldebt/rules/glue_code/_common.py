@@ -266,7 +266,7 @@ class GlueTracker:
                 return None
             spec = k.conversion_methods.get(attr)
             if spec is not None and spec.attribute:
-                return spec.target if self.package_of(e.value, depth + 1) in spec.sources else None  # type: ignore[attr-defined]
+                return spec.target if self.package_of(e.value, depth + 1) in spec.sources else None  # type: ignore[attr-defined,operator]
             pm = k.package_methods.get(attr)
             if pm is not None and pm in self.imports:
                 return pm
