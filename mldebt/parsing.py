@@ -99,7 +99,8 @@ def decode(data: bytes) -> str:
 _MAGIC_RE = re.compile(r"^(\s*)([%!]|\?|[\w.]+\?\??\s*$)")
 # ``x = %time f()``, ``files = !ls``: the target stays, the magic goes
 _MAGIC_ASSIGN_RE = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*\s*=)\s*(?:%\w|!)")
-_RUN_MAGIC_RE = re.compile(r"^\s*%run\s+(?:-\w+\s+)*([^\s#]+\.(?:py|ipynb))")
+_RUN_MAGIC_RE = re.compile(
+    r"^\s*(?:%run\s+(?:-\w+\s+)*|!\s*python3?\s+(?:-\w+\s+)*)([^\s#;&|]+\.(?:py|ipynb))")
 _NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 _LEX_RE = re.compile(r"""#|[()\[\]{}]|'''|\"\"\"|['"]""")
 _STRING_END_RE = {q: re.compile(r"\\.|\\$|" + re.escape(q)) for q in ("'", '"', "'''", '"""')}
@@ -158,8 +159,10 @@ def _convert_cell(lines: list[str]) -> list[str]:
             if _MAGIC_RE.match(line):
                 indent = line[: len(line) - len(line.lstrip())]
                 run = _RUN_MAGIC_RE.match(line)
-                # `%run step.py` is kept in the comment: the project graph sees who runs whom
-                note = f": %run {run.group(1)}" if run else ""
+                # `%run step.py`, `!python step.py` are kept in the comment: the project graph
+                # sees who runs whom
+                via = "%run" if run and line.lstrip().startswith("%") else "!python"
+                note = f": {via} {run.group(1)}" if run else ""
                 converted.append(f"{indent}pass  # IPython magic{note}")
                 in_magic = line.endswith("\\")
                 continue

@@ -99,14 +99,53 @@ def test_constants_are_followed_across_modules_and_from_file_anchors():
     assert [(k, line) for _, line, k, _ in found] == [("data/raw/orders.csv", 7), ("models/latest.pkl", 8)]
 
 
+def test_class_attributes_and_instance_attributes_are_followed():
+    found = keys({
+        "shop/__init__.py": "",
+        "shop/config.py": """
+            class Paths:
+                RAW = "data/raw"
+                MODEL = "models/model.pkl"
+            """,
+        "shop/train.py": """
+            import joblib
+            import pandas as pd
+            from shop.config import Paths
+
+            class CFG:
+                train_path = "../input/train.csv"
+                seed = 42
+
+            class Trainer:
+                def __init__(self, out):
+                    self.valid_path = "data/valid.csv"
+                    self.out = out
+
+                def run(self):
+                    valid = pd.read_csv(self.valid_path)
+                    joblib.dump(valid, self.out)
+
+            train = pd.read_csv(CFG.train_path)
+            model = joblib.load(Paths.MODEL)
+            events = pd.read_parquet(f"{Paths.RAW}/events.parquet")
+            """,
+    })
+    assert [(line, k) for _, line, k, e in found if not e] == [
+        (16, "data/valid.csv"), (19, "input/train.csv"), (20, "models/model.pkl"),
+        (21, "data/raw/events.parquet")]
+
+
 def test_notebooks_resolve_relative_paths_from_their_own_folder():
     nb = {"cells": [{"cell_type": "code", "source": ["import pandas as pd\n", "df = pd.read_csv('../data/x.csv')\n"]},
-                    {"cell_type": "code", "source": ["%run ../scripts/prep.py\n"]}],
+                    {"cell_type": "code", "source": ["%run ../scripts/prep.py\n"]},
+                    {"cell_type": "code", "source": ["!python ../scripts/train.py --epochs 3\n"]}],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    project = snippet_project({"notebooks/eda.ipynb": json.dumps(nb), "scripts/prep.py": "print(1)\n"}, dedent=False)
+    project = snippet_project({"notebooks/eda.ipynb": json.dumps(nb), "scripts/prep.py": "print(1)\n",
+                               "scripts/train.py": "print(2)\n"}, dedent=False)
     graph = project.pipeline
     assert [r.key for r in graph.reads] == ["data/x.csv"]
-    assert [(r.path, r.target, r.via) for r in graph.runs] == [("notebooks/eda.ipynb", "scripts/prep.py", "%run")]
+    assert [(r.path, r.target, r.via, r.line) for r in graph.runs] == [
+        ("notebooks/eda.ipynb", "scripts/prep.py", "%run", 3), ("notebooks/eda.ipynb", "scripts/train.py", "!python", 4)]
 
 
 def test_open_mode_decides_read_or_write_and_a_file_handle_is_not_a_second_read():

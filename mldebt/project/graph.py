@@ -219,9 +219,13 @@ class PipelineGraph:
         return out, anchored, external
 
     def _constant(self, qualified: str, depth: int) -> tuple[str, bool, str] | None:
-        mod, _, name = qualified.rpartition(".")
-        path = self._modules.get(mod)
-        if path is None:
+        parts = qualified.split(".")
+        for i in range(len(parts) - 1, 0, -1):  # `pkg.config.CFG.train`: module pkg.config
+            mod, name = ".".join(parts[:i]), ".".join(parts[i:])
+            path = self._modules.get(mod)
+            if path is not None:
+                break
+        else:
             return None
         data = self._files.get(path)
         if data is None:

@@ -55,7 +55,7 @@ _MODE_POSITION = {
 _PY_STRING = re.compile(r"[\w./\\-]+\.py\b")
 _MAIN_GUARD = re.compile(r"^if\s+\(?\s*__name__\s*==\s*['\"]__main__['\"]|^if\s+['\"]__main__['\"]\s*==\s*__name__",
                          re.M)
-_RUN_NOTE = re.compile(r"# IPython magic: %run (\S+)")
+_RUN_NOTE = re.compile(r"# IPython magic: (%run|!python) (\S+)")
 _PYTHON = re.compile(r"^(?:.*/)?python(?:\d+(?:\.\d+)?)?(?:\.exe)?$")
 
 
@@ -386,6 +386,12 @@ class TracksLocations:
         self.ev = LocationEvaluator(ctx.names, ctx.path, ctx.knowledge)
         self.io = IoRecognizer(ctx, self.ev, options)
 
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.ev.enter_class(node.name.value)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.ev.leave_class()
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.ev.enter_function(node)
 
@@ -556,7 +562,7 @@ class IoFacts(TracksLocations, Collector):
         if self.ctx.path.endswith(".ipynb"):
             for m in _RUN_NOTE.finditer(self.ctx.source):
                 line = self.ctx.source.count("\n", 0, m.start()) + 1
-                self.fact("run", None, target_kind="script", target=m.group(1), via="%run", line=line)
+                self.fact("run", None, target_kind="script", target=m.group(2), via=m.group(1), line=line)
         constants = {}
         for name, value in self.ev.module_bindings.items():
             if isinstance(value, Loc) and (value.parts != (STAR,) or value.external):

@@ -185,6 +185,7 @@ class LocationEvaluator:
         self.module_bindings: dict[str, Value] = {}
         self._frames: list[tuple[dict[str, Value], frozenset[str]]] = []
         self.positions: list[dict[str, int]] = []  # positional parameters of each frame
+        self._classes: list[tuple[str, dict[str, Value], int]] = []  # name, attributes, frame depth
 
     # -- scopes ----------------------------------------------------------------------
     def enter_function(self, node: cst.FunctionDef | cst.Lambda) -> None:
@@ -211,7 +212,10 @@ class LocationEvaluator:
         return not self._frames
 
     def bind(self, name: str, value: Value | None) -> None:
-        table = self._frames[-1][0] if self._frames else self.module_bindings
+        if self._classes and self._classes[-1][2] == len(self._frames):
+            table = self._classes[-1][1]  # a class attribute: `class CFG: train = "data/train.csv"`
+        else:
+            table = self._frames[-1][0] if self._frames else self.module_bindings
         table[name] = Unknown() if value is None else value
 
     def assign(self, targets: Iterable[cst.BaseAssignTargetExpression], value: cst.BaseExpression) -> None:
@@ -219,6 +223,22 @@ class LocationEvaluator:
         for t in targets:
             if isinstance(t, cst.Name):
                 self.bind(t.value, v)
+            elif (isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self"
+                  and self._classes):
+                # `self.train_path = "data/train.csv"` in a method: an attribute of the class
+                attrs = self._classes[-1][1]
+                attrs[t.attr.value] = v if v is not None else Unknown()
+
+    # -- classes -----------------------------------------------------------------------
+    def enter_class(self, name: str) -> None:
+        self._classes.append((name, {}, len(self._frames)))
+
+    def leave_class(self) -> None:
+        """A top-level class's attributes become module constants ``Class.attr``."""
+        name, attrs, depth = self._classes.pop()
+        if depth == 0 and not self._classes:
+            for attr, value in attrs.items():
+                self.module_bindings[f"{name}.{attr}"] = value
 
     def bind_loop(self, node: cst.For) -> None:
         if not isinstance(node.target, cst.Name):
@@ -320,6 +340,16 @@ class LocationEvaluator:
     # -- expression kinds ------------------------------------------------------------
     def _attribute(self, node: cst.Attribute, d: int) -> Value | None:
         attr = node.attr.value
+        if isinstance(node.value, cst.Name):
+            owner = node.value.value
+            if owner == "self" and self._classes:
+                known = self._classes[-1][1].get(attr)
+                if isinstance(known, (Loc, Namespace, Choices)):
+                    return known
+            elif not self._bound(owner):  # `CFG.train_path`: a class attribute of this module
+                known = self.module_bindings.get(f"{owner}.{attr}")
+                if isinstance(known, (Loc, Namespace, Choices)):
+                    return known
         q = self.names.qualified(node)
         if q == "sys.executable":
             return Loc(("python",))
