@@ -367,3 +367,21 @@ def test_the_project_findings_and_graph_are_the_same_in_process_and_in_a_pool(tm
     g1 = _mldebt("graph", str(root), "--format", "json", "--jobs", "1").stdout
     g2 = _mldebt("graph", str(root), "--format", "json", "--jobs", "2").stdout
     assert g1 == g2 and json.loads(g1)["jungles"]
+
+
+def test_databases_are_read_where_they_are_connected_and_local_urls_are_files():
+    project = snippet_project({"job.py": """
+        import sqlite3
+
+        import pandas as pd
+        from sqlalchemy import create_engine
+
+        con = sqlite3.connect("data/shop.db")
+        orders = pd.read_sql("SELECT * FROM orders", con)
+        weekly = pd.read_sql_query("SELECT 1", "sqlite:///data/warehouse.db")
+        scratch = sqlite3.connect(":memory:")
+        prod = create_engine("postgresql://reporting@db.internal/prod")
+        """})
+    verdicts = {(v.read.line, v.read.key, v.kind) for v in project.pipeline.verdicts()}
+    assert verdicts == {(7, "data/shop.db", "undeclared"), (9, "data/warehouse.db", "undeclared"),
+                        (11, "postgresql://reporting@db.internal/prod", "unstable")}

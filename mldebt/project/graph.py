@@ -41,6 +41,7 @@ COLLECTOR = "facts:io"
 _NUMBERED = re.compile(r"^(?:(\d{1,3})[_\-.]|(?:step|stage|part|phase)[_\-]?(\d{1,3})(?:[_\-.]|$))", re.IGNORECASE)
 _WORDS = re.compile(r"[A-Za-z]+")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_LOCAL_URL = re.compile(r"^(?:file|sqlite|duckdb)://(?=/)/?")  # the file of a local URL
 _IN_MEMORY = frozenset({":memory:", "sqlite://", "sqlite:///:memory:", "duckdb:///:memory:"})
 
 
@@ -247,7 +248,7 @@ class PipelineGraph:
         anchored to the project (built from ``__file__``)."""
         resolved, anch, _ = self._resolve(parts)
         anchored = anchored or anch
-        text = "".join(resolved).replace("\\", "/")
+        text = _LOCAL_URL.sub("", "".join(resolved).replace("\\", "/"))  # sqlite:///data/x.db
         if not text or text == "*":
             return None, anchored
         if "://" in text or text.startswith(("~", "/", "*")) or _DRIVE.match(text):

@@ -369,7 +369,10 @@ def _path_like(loc: Loc) -> bool:
 
 
 def _remote(text: str) -> bool:
-    return "://" in text and not text.startswith("file://")
+    return "://" in text and not text.startswith(_LOCAL_SCHEMES)
+
+
+_LOCAL_SCHEMES = ("file://", "sqlite://", "duckdb://")
 
 
 class TracksLocations:
