@@ -1416,14 +1416,22 @@ def _kedro_root(path: str) -> str:
     return "/".join(parts[:confs[-1]]) if confs else _dir(path)
 
 
-def _parse_kedro(acc: _Acc, path: str) -> None:
+def _mapping_root(acc: _Acc, path: str, what: str) -> yaml.MappingNode | None:
+    """The first document of a declaration file when it is a mapping; else an error entry
+    ("<what> at line N: expected a mapping ...") and None (None also for an empty file)."""
     roots = acc.yaml_roots.get(path, [])
     if not roots:
-        return
+        return None
     root = roots[0]
     if not isinstance(root, yaml.MappingNode):
-        acc.errors.append((path, (f"Kedro catalog at line {_line(root)}: expected a "
-                                  "mapping of dataset names")))
+        acc.errors.append((path, f"{what.format(line=_line(root))}"))
+        return None
+    return root
+
+
+def _parse_kedro(acc: _Acc, path: str) -> None:
+    root = _mapping_root(acc, path, "Kedro catalog at line {line}: expected a mapping of dataset names")
+    if root is None:
         return
     tree = _Tree([root])
     proj = _kedro_root(path)
@@ -1466,13 +1474,8 @@ def _dvc_paths(node: yaml.Node | None) -> list[tuple[str, int]]:
 
 
 def _parse_dvc(acc: _Acc, path: str) -> None:
-    roots = acc.yaml_roots.get(path, [])
-    if not roots:
-        return
-    root = roots[0]
-    if not isinstance(root, yaml.MappingNode):
-        acc.errors.append((path, (f"dvc.yaml at line {_line(root)}: expected a mapping "
-                                  "with 'stages'")))
+    root = _mapping_root(acc, path, "dvc.yaml at line {line}: expected a mapping with 'stages'")
+    if root is None:
         return
     base = _dir(path)
     context: list[yaml.Node] = []
