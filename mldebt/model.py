@@ -165,6 +165,23 @@ class Summary:
     by_rule: Mapping[str, int]
     by_severity: Mapping[str, int]
     debt_minutes: int
+    fixed: int = 0  # baseline entries (counted one per finding) no longer found
+    stale: int = 0  # baseline groups with fixed findings (`baseline prune` removes them)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """What a report says about a rule that has findings in it (for SARIF, HTML, GitHub)."""
+
+    code: str
+    name: str
+    smell: str
+    severity: Severity
+    confidence: Confidence
+    summary: str
+    hint: str
+    doc: str  # the rule's Markdown documentation (what `mldebt explain` prints)
+    remediation_minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +194,8 @@ class Report:
     errors: tuple[FileError, ...]
     summary: Summary
     fail_on: Severity = Severity.WARNING
+    rules: tuple[RuleInfo, ...] = ()  # the rules that have findings here, by code
+    baseline: str | None = None  # the baseline file the statuses were matched against
 
     @property
     def gating(self) -> tuple[Finding, ...]:

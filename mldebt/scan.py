@@ -6,6 +6,7 @@ per-file-ignores), suppression comments, minimum confidence, fingerprints and th
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +27,7 @@ from mldebt.discovery import (
 from mldebt.engine import FileJob, RulePlan, analyse_files
 from mldebt.fingerprint import fingerprint, group_key
 from mldebt.model import (
+    RuleInfo,
     Directive,
     FileError,
     FileResult,
@@ -225,7 +227,21 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
         errors=tuple(errors),
         summary=_summary(findings, ignored, len(results), len(errors)),
         fail_on=settings.fail_on,
+        rules=rule_infos(catalog, sorted({f.rule for f in findings})),
     )
+
+
+def rule_infos(catalog: Catalog, codes: Iterable[str]) -> tuple[RuleInfo, ...]:
+    """What reports say about rules: identity, policy and the documentation `explain` prints."""
+    out = []
+    for code in codes:
+        spec = catalog.by_code(code)
+        if spec is None:
+            continue
+        doc = inspect.cleandoc(spec.load_class().__doc__ or "").strip()
+        out.append(RuleInfo(spec.code, spec.name, spec.smell, spec.severity, spec.confidence, spec.summary,
+                            spec.hint, doc, spec.remediation_minutes))
+    return tuple(out)
 
 
 def _finalise(path: str, kept: Sequence[tuple[RuleSpec, RawFinding, Status]]) -> list[Finding]:
