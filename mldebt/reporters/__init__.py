@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mldebt.model import Report
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "github", "gitlab")
 
 
-def render(report: Report, fmt: str, *, color: bool = False) -> str:
+def render(report: Report, fmt: str, *, color: bool = False, include_known: bool = False) -> str:
+    """``report`` as ``fmt``. ``include_known``: the CI formats (sarif, github, gitlab) list
+    only new findings unless it is set; text and JSON always list every finding."""
     renderer: Callable[..., str]
     if fmt == "json":
         from mldebt.reporters.json import render as renderer
         return renderer(report)
+    if fmt == "sarif":
+        from mldebt.reporters.sarif import render as renderer
+        return renderer(report, include_known=include_known)
+    if fmt == "github":
+        from mldebt.reporters.github import render as renderer
+        return renderer(report, include_known=include_known)
+    if fmt == "gitlab":
+        from mldebt.reporters.gitlab import render as renderer
+        return renderer(report, include_known=include_known)
     from mldebt.reporters.text import render as renderer
     return renderer(report, color=color)

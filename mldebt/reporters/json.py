@@ -55,6 +55,9 @@ def report_dict(report: Report) -> dict[str, Any]:
             "debt_minutes": s.debt_minutes,
             "fail_on": report.fail_on.value,
             "gating": len(report.gating),
+            "fixed": s.fixed,
+            "stale": s.stale,
+            "baseline": report.baseline,
         },
     }
 

@@ -49,8 +49,10 @@ def render(report: Report, *, color: bool = False) -> str:
         out.append("")
     if s.findings:
         parts = [f"{s.new} new"]
-        if s.known:
+        if s.known or report.baseline:
             parts.append(f"{s.known} known")
+        if report.baseline:
+            parts.append(f"{s.fixed} fixed")
         if s.fixme:
             parts.append(f"{s.fixme} fixme")
         if s.ignored:
@@ -63,6 +65,8 @@ def render(report: Report, *, color: bool = False) -> str:
             out.append(f"  {smell.ljust(width)}  {n:>5}")
     else:
         extra = f" ({s.ignored} ignored)" if s.ignored else ""
+        if report.baseline:
+            extra += f" ({s.fixed} fixed since the baseline)" if s.fixed else ""
         out.append(_style(f"No findings in {s.files} files{extra}.", color, fg="green"))
     if report.errors:
         n = len(report.errors)
