@@ -6,6 +6,7 @@ configuration or internal error (``--debug`` shows the traceback).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import os
@@ -23,7 +24,10 @@ from mldebt.catalog import CatalogError, load_catalog
 from mldebt.config import ConfigError, Overrides, rule_spec_options_doc
 from mldebt.engine import default_jobs
 from mldebt.reporters import FORMATS, render
-from mldebt.scan import ScanRequest, run_scan
+from mldebt import baseline as baselines
+from mldebt.baseline import BaselineError
+from mldebt.gitinfo import GitError
+from mldebt.scan import ScanRequest, run_scan, scan_with_baseline
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -40,6 +44,23 @@ def _use_color(no_color: bool, stream: Any) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _outputs(fmt: str, outputs: tuple[str, ...]) -> list[tuple[str, Path | None]]:
+    """Where each report goes: ``-o FILE`` takes ``--format``; ``-o FORMAT:FILE`` adds that
+    format; ``--format`` goes to standard output unless some ``-o`` took it."""
+    out: list[tuple[str, Path | None]] = []
+    plain = False
+    for spec in outputs:
+        head, sep, tail = spec.partition(":")
+        if sep and head in FORMATS and tail:
+            out.append((head, Path(tail)))
+        else:
+            out.append((fmt, Path(spec)))
+            plain = True
+    if not plain:
+        out.insert(0, (fmt, None))
+    return out
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -95,8 +116,11 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Report format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to FILE instead of standard output.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
+              help="Write the report to FILE instead of standard output; FORMAT:FILE (e.g. sarif:mldebt.sarif) "
+                   "writes that format too. Repeat it to write several in one scan.")
+@click.option("--include-known", is_flag=True,
+              help="SARIF, GitHub, GitLab: also list baselined and fixme findings (default: new ones only).")
 @click.option("--select", multiple=True, metavar="RULES",
               help="Run only these rules: codes, code prefixes (MLD4), names or smells; comma-separated.")
 @click.option("--extend-select", multiple=True, metavar="RULES", help="Run these rules too.")
@@ -112,12 +136,19 @@ def cli() -> None:
 @click.option("--preview", is_flag=True, default=None, help="Also run rules in preview.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read settings from this TOML file instead of the nearest pyproject.toml.")
+@click.option("--baseline", "baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Only findings this baseline does not accept are new (default: `baseline` in the config).")
+@click.option("--diff", "diff", metavar="REV", default=None,
+              help="Only findings that do not exist at the merge base of REV (e.g. origin/main) are new.")
+@click.option("--strict-baseline", is_flag=True,
+              help="Fail when the baseline accepts findings that are fixed (run `mldebt baseline prune`).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR is honoured too).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def scan(paths: tuple[Path, ...], fmt: str, output: Path | None, select: tuple[str, ...],
+def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], include_known: bool, select: tuple[str, ...],
          extend_select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
          fail_on: str | None, min_confidence: str | None, exit_zero: bool, strict: bool,
-         preview: bool | None, config_file: Path | None, no_color: bool, debug: bool) -> None:
+         preview: bool | None, config_file: Path | None, diff: str | None, baseline: Path | None,
+         strict_baseline: bool, no_color: bool, debug: bool) -> None:
     """Scan PATHS (default: the current directory) for ML technical debt."""
     for p in paths:
         if not p.exists() and not p.is_symlink():
@@ -130,22 +161,37 @@ def scan(paths: tuple[Path, ...], fmt: str, output: Path | None, select: tuple[s
                             preview=preview),
         jobs=jobs or default_jobs(),
         debug=debug,
+        baseline=baseline,
+        diff=diff,
     )
+    if diff is not None and baseline is not None:
+        raise click.UsageError("--diff and --baseline are alternatives: the merge base is the baseline")
     progress = _Progress(fmt == "text" and sys.stderr.isatty() and not os.environ.get("CI"))
     try:
-        report = run_scan(request, progress=progress)
+        report, _, _ = scan_with_baseline(request, progress=progress)
     finally:
         progress.close()
-    color = output is None and fmt == "text" and _use_color(no_color, sys.stdout)
-    text = render(report, fmt, color=color)
-    if output is not None:
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False, color=color)
+    targets = _outputs(fmt, outputs)
+    for out_fmt, out_path in targets:
+        if out_path is None:
+            color = out_fmt == "text" and _use_color(no_color, sys.stdout)
+            click.echo(render(report, out_fmt, color=color, include_known=include_known), nl=False, color=color)
+        else:
+            write_atomic(out_path, render(report, out_fmt, include_known=include_known))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file and any(f == "github" for f, _ in targets):
+        from mldebt.reporters.github import step_summary
+
+        with open(summary_file, "a", encoding="utf-8") as fh:  # GitHub's job summary: appended
+            fh.write(step_summary(report))
     code = EXIT_OK
     if report.gating:
         code = EXIT_FINDINGS
     if strict and report.errors:
+        code = EXIT_FINDINGS
+    if strict_baseline and report.summary.stale:
+        click.echo(f"mldebt: the baseline accepts {report.summary.fixed} fixed findings in {report.summary.stale} "
+                   "entries: run `mldebt baseline prune` and commit it", err=True)
         code = EXIT_FINDINGS
     if exit_zero:
         code = EXIT_OK
@@ -187,6 +233,71 @@ def graph(paths: tuple[Path, ...], fmt: str, output: Path | None, imports: bool,
         write_atomic(output, text)
     else:
         click.echo(text, nl=False)
+
+
+@cli.group()
+def baseline() -> None:
+    """Accept today's debt once, so that CI fails only on new findings.
+
+    The baseline (default `.mldebt-baseline.json` at the project root, or `baseline` in the
+    configuration) lists each group of identical findings with a count: no line numbers, no
+    timestamps, sorted, so it reviews like code and regenerates byte for byte.
+    """
+
+
+def _baseline_target(root: Path, file: Path | None, configured: str | None) -> Path:
+    if file is not None:
+        return file.resolve()
+    return (root / (configured or baselines.DEFAULT_NAME)).resolve()
+
+
+@baseline.command("create")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--baseline", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: `baseline` in the config, else .mldebt-baseline.json at the root).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None)
+@click.option("--debug", is_flag=True)
+def baseline_create(paths: tuple[Path, ...], file: Path | None, config_file: Path | None, jobs: int | None,
+                    debug: bool) -> None:
+    """Write a baseline accepting every finding of PATHS now (overwrites the file)."""
+    from mldebt.scan import prepare
+
+    request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
+                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug, use_baseline=False)
+    settings, _ = prepare(request)
+    target = _baseline_target(settings.root, file, settings.baseline)
+    report = run_scan(request)
+    made = baselines.from_findings(report.findings)
+    write_atomic(target, baselines.dumps(made))
+    click.echo(f"mldebt: wrote {target} ({len(made.entries)} entries accepting {made.total} findings)", err=True)
+
+
+@baseline.command("prune")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--baseline", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The baseline to prune (default: `baseline` in the config, else .mldebt-baseline.json).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None)
+@click.option("--debug", is_flag=True)
+def baseline_prune(paths: tuple[Path, ...], file: Path | None, config_file: Path | None, jobs: int | None,
+                   debug: bool) -> None:
+    """Remove the baseline's fixed findings. It never adds: new debt stays new."""
+    from mldebt.scan import prepare
+
+    request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
+                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug)
+    settings, _ = prepare(request)
+    target = _baseline_target(settings.root, file, settings.baseline)
+    request = dataclasses.replace(request, baseline=target)
+    report, found, _ = scan_with_baseline(request)
+    assert found is not None
+    before = baselines.load(target)
+    after = baselines.prune(before, found.stale)
+    if after != before:
+        write_atomic(target, baselines.dumps(after))
+    click.echo(f"mldebt: pruned {before.total - after.total} fixed findings from {target} "
+               f"({len(after.entries)} entries left)", err=True)
 
 
 @cli.command("rules")
@@ -256,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("mldebt: aborted", err=True)
         sys.exit(EXIT_ERROR)
-    except (ConfigError, CatalogError) as exc:
+    except (ConfigError, CatalogError, BaselineError, GitError) as exc:
         click.echo(f"mldebt: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:

@@ -104,6 +104,10 @@ class Finding:
     scope: str = "<module>"
     cell: int | None = None  # notebooks: 1-based cell index among all cells
     cell_line: int | None = None  # notebooks: line within that cell
+    # identity for baseline matching (not reported): the flagged source and two looser keys
+    snippet: str = ""
+    content_key: str = ""
+    literal_key: str = ""
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.path, self.line, self.column, self.rule, self.message)

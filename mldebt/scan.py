@@ -6,7 +6,9 @@ per-file-ignores), suppression comments, minimum confidence, fingerprints and th
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +27,10 @@ from mldebt.discovery import (
     non_source_files,
 )
 from mldebt.engine import FileJob, RulePlan, analyse_files
-from mldebt.fingerprint import fingerprint, group_key
+from mldebt.fingerprint import content_key, fingerprint, group_key, literal_key
+from mldebt.baseline import Match as BaselineMatch
+from mldebt.baseline import apply as apply_baseline
+from mldebt.baseline import load as load_baseline
 from mldebt.model import (
     RuleInfo,
     Directive,
@@ -61,6 +66,9 @@ class ScanRequest:
     overrides: Overrides | None = None
     jobs: int = 1
     debug: bool = False
+    baseline: Path | None = None  # overrides `baseline` in the configuration
+    use_baseline: bool = True  # False: ignore any configured baseline (`baseline create`)
+    diff: str | None = None  # a git revision: findings that do not exist at its merge base are new
 
 
 def resolve_root(targets: Sequence[Path]) -> Path:
@@ -88,10 +96,88 @@ def prepare(request: ScanRequest, catalog: Catalog | None = None) -> tuple[Setti
 
 
 def run_scan(request: ScanRequest, progress: Callable[[int, int], Callable[[int], None] | None] | None = None) -> Report:
+    return scan_with_baseline(request, progress)[0]
+
+
+def scan_with_baseline(request: ScanRequest,
+                       progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
+                       ) -> tuple[Report, BaselineMatch | None, Path | None]:
+    """The scan, matched against the baseline when there is one (and the match, and its file)."""
     settings, catalog = prepare(request)
+    if request.diff is not None:
+        return _scan_diff(request, settings, catalog, progress)
+    path = baseline_path(request, settings)
+    baseline = load_baseline(path) if path is not None else None  # a bad one fails before scanning
     plans = make_plans(settings, catalog)
     results, extra_errors, declarations = _analyse(request, settings, catalog, plans, progress)
-    return build_report(settings, catalog, results, extra_errors, declarations)
+    report = build_report(settings, catalog, results, extra_errors, declarations)
+    if baseline is None or path is None:
+        return report, None, path
+    renames = baseline_renames(settings.root, path)
+    label = os.path.relpath(path, settings.root) if path.is_relative_to(settings.root) else str(path)
+    report, found = apply_baseline(report, baseline, renames, Path(label).as_posix())
+    return report, found, path
+
+
+def _scan_diff(request: ScanRequest, settings: Settings, catalog: Catalog,
+               progress: Callable[[int, int], Callable[[int], None] | None] | None,
+               ) -> tuple[Report, BaselineMatch | None, Path | None]:
+    """``--diff REV``: the findings at the merge base of REV, analysed from a temporary git
+    worktree (the whole project, and cached by commit and settings), are the baseline."""
+    from mldebt import gitinfo
+    from mldebt.baseline import dumps, from_findings, loads
+
+    top = gitinfo.repo_root(settings.root)
+    if top is None:
+        raise gitinfo.GitError(f"--diff needs a git repository; {settings.root} is not in one")
+    base = gitinfo.merge_base(settings.root, request.diff or "HEAD")
+    cache_dir = settings.root / ".mldebt_cache"
+    key = f"{base}-{_settings_key(settings)}"
+    cached = gitinfo.cached_json(cache_dir, key)
+    if cached is not None and isinstance(cached.get("baseline"), str):
+        base_line = loads(cached["baseline"], f"diff cache {key}")
+    else:
+        with gitinfo.worktree(top, base, cache_dir) as tree:
+            project = tree / settings.root.relative_to(top)
+            sub = dataclasses.replace(request, targets=(project,), diff=None, use_baseline=False, config_file=None)
+            base_line = from_findings(run_scan(sub).findings) if project.exists() else from_findings(())
+        gitinfo.store_json(cache_dir, key, {"baseline": dumps(base_line)})
+    report = run_scan(dataclasses.replace(request, diff=None, use_baseline=False), progress)
+    renames = gitinfo.renames(settings.root, base)
+    report, found = apply_baseline(report, base_line, renames, f"diff:{base[:12]}")
+    return report, found, None
+
+
+def _settings_key(settings: Settings) -> str:
+    """What changes a scan's findings besides the code: the version, rules and their options."""
+    import hashlib
+
+    text = json.dumps([__version__, list(settings.enabled), {k: dict(v) for k, v in settings.rule_options.items()},
+                       sorted(settings.exclude), str(settings.min_confidence.value)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def baseline_path(request: ScanRequest, settings: Settings) -> Path | None:
+    """The baseline file to match against: the request's, else the configuration's."""
+    if not request.use_baseline:
+        return None
+    if request.baseline is not None:
+        return request.baseline.resolve()
+    if settings.baseline:
+        return (settings.root / settings.baseline).resolve()
+    return None
+
+
+def baseline_renames(root: Path, baseline: Path) -> dict[str, str]:
+    """Files git says were renamed or moved since the baseline file was last committed."""
+    from mldebt import gitinfo
+
+    try:
+        if gitinfo.repo_root(root) is None:
+            return {}
+        return gitinfo.renames(root, gitinfo.last_commit_touching(root, baseline))
+    except gitinfo.GitError:
+        return {}
 
 
 def run_graph(request: ScanRequest) -> tuple[Any, list[tuple[str, str]]]:
@@ -109,9 +195,19 @@ def run_graph(request: ScanRequest) -> tuple[Any, list[tuple[str, str]]]:
 def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: Sequence[RulePlan],
              progress: Callable[[int, int], Callable[[int], None] | None] | None,
              ) -> tuple[list[FileResult], list[FileError], Declarations | None]:
-    """The file phase, and the declarations the project phase needs (only when a rule does)."""
+    """The file phase, and the declarations the project phase needs (only when a rule does).
+
+    Files named one by one (as pre-commit passes them) restrict what is *reported*, not what
+    is analysed: when a project rule runs, the whole project is analysed so its facts are
+    complete, and ``Settings.report_only`` keeps the report to the named files.
+    """
     targets = request.targets or (Path.cwd(),)
     found = discover(targets, settings.root, settings.is_excluded)
+    if targets and all(t.is_file() for t in targets) and any(p.project or p.code.startswith("facts:") for p in plans):
+        named = frozenset(rel for _, rel in found.files)
+        whole = discover((settings.root,), settings.root, settings.is_excluded)
+        found = type(whole)(whole.files, tuple(sorted({*found.errors, *whole.errors})))
+        settings.report_only.update(named)
     jobs = []
     for abspath, rel in found.files:
         module, is_package = module_name(abspath, settings.root)
@@ -192,7 +288,10 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
     ignored = 0
     errors = list(extra_errors)
     meta = {name: by_name.get(name) for name in (UNUSED_SUPPRESSION, SUPPRESSION_WITHOUT_REASON, MALFORMED_SUPPRESSION)}
+    only = settings.report_only or None
     for result in sorted(results, key=lambda r: r.path):
+        if only is not None and result.path not in only:
+            continue
         if result.error is not None:
             errors.append(FileError(result.path, result.error))
             continue
@@ -225,7 +324,7 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
         root=str(settings.root),
         findings=tuple(findings),
         errors=tuple(errors),
-        summary=_summary(findings, ignored, len(results), len(errors)),
+        summary=_summary(findings, ignored, len(only) if only is not None else len(results), len(errors)),
         fail_on=settings.fail_on,
         rules=rule_infos(catalog, sorted({f.rule for f in findings})),
     )
@@ -259,7 +358,8 @@ def _finalise(path: str, kept: Sequence[tuple[RuleSpec, RawFinding, Status]]) ->
             end_column=loc.end_column, message=raw.message, hint=raw.hint or spec.hint,
             status=status, fingerprint=fingerprint(group, index),
             remediation_minutes=spec.remediation_minutes, scope=loc.scope, cell=loc.cell,
-            cell_line=loc.cell_line,
+            cell_line=loc.cell_line, snippet=loc.snippet, content_key=content_key(spec.code, loc.snippet),
+            literal_key=literal_key(spec.code, loc.snippet),
         ))
     return out
 

@@ -123,7 +123,7 @@ def test_internal_error_exits_2_with_one_line_and_debug_shows_traceback(tmp_path
     def boom(*a, **k):
         raise RuntimeError("engine exploded\nsecond line")
 
-    monkeypatch.setattr(cli, "run_scan", boom)
+    monkeypatch.setattr(cli, "scan_with_baseline", boom)
     with pytest.raises(SystemExit) as info:
         cli.main(["scan", str(tmp_path)])
     assert info.value.code == 2
@@ -242,3 +242,17 @@ def test_fixture_reports_match_the_schema(fixture, tmp_path):
         text = run("scan", str(ROOT / "fixtures" / fixture), "--no-color").stdout
         f = cells[0]
         assert f"{f['path']}:{f['line']}:{f['column']} [cell {f['cell']}, line {f['cell_line']}]: {f['rule']}" in text
+
+
+def test_one_scan_writes_several_formats(tmp_path):
+    project(tmp_path, {"a.py": "def f(m, X):\n    return m.predict_proba(X)[:, 1] > 0.73\n"})
+    summary = tmp_path / "summary.md"
+    r = subprocess.run([sys.executable, "-m", "mldebt", "scan", str(tmp_path), "-o", f"json:{tmp_path / 'r.json'}",
+                        "-o", f"sarif:{tmp_path / 'r.sarif'}", "-o", f"github:{tmp_path / 'gh.txt'}", "--no-color"],
+                       capture_output=True, text=True, env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
+    assert r.returncode == 1
+    assert "MLD301" in r.stdout  # text still on the terminal
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["new"] == 1
+    assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
+    assert (tmp_path / "gh.txt").read_text().startswith("::warning")
+    assert "MLD301" in summary.read_text()
