@@ -38,6 +38,7 @@ from collections.abc import Sequence
 
 from mldebt.model import Finding, Report, Severity, Status
 from mldebt.reporters.sarif import priority, selected
+from mldebt.reporters.text import duration
 
 MAX_PER_LEVEL = 10  # annotations GitHub shows per level and step
 MAX_TITLE_CHARS = 255
@@ -145,7 +146,7 @@ def step_summary(report: Report) -> str:
         if s.stale:
             extra.append(f"{s.stale} stale baseline {'entry' if s.stale == 1 else 'entries'} "
                          f"(`mldebt baseline prune` removes them)")
-    out.append(f"{s.files} files scanned, about {_duration(s.debt_minutes)} of debt"
+    out.append(f"{s.files} files scanned, about {duration(s.debt_minutes)} of debt"
                + (f"; {'; '.join(extra)}" if extra else "") + ".")
     if report.errors:
         n = len(report.errors)
@@ -214,14 +215,6 @@ def _where(f: Finding) -> str:
     if f.cell is not None:
         return f"{f.path} cell {f.cell}, line {f.cell_line}"
     return f"{f.path}:{f.line}:{f.column}"
-
-
-def _duration(minutes: int) -> str:
-    hours, mins = divmod(minutes, 60)
-    if hours >= 8:
-        days, hours = divmod(hours, 8)
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    return f"{hours}h {mins:02d}m" if hours else f"{mins}m"
 
 
 def _cut(text: str, limit: int) -> str:

@@ -22,7 +22,8 @@ def _where(f: Finding) -> str:
     return where
 
 
-def _duration(minutes: int) -> str:
+def duration(minutes: int) -> str:
+    """Remediation time as people say it: 45m, 3h 20m, 2d 4h (a day is 8 hours)."""
     hours, mins = divmod(minutes, 60)
     if hours >= 8:
         days, hours = divmod(hours, 8)
@@ -59,7 +60,7 @@ def render(report: Report, *, color: bool = False) -> str:
             parts.append(f"{s.ignored} ignored")
         noun = "finding" if s.findings == 1 else "findings"
         out.append(f"Found {s.findings} {noun} ({', '.join(parts)}) in {s.files} files, "
-                   f"about {_duration(s.debt_minutes)} of debt to pay down:")
+                   f"about {duration(s.debt_minutes)} of debt to pay down:")
         width = max(len(k) for k in s.by_smell)
         for smell, n in sorted(s.by_smell.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"  {smell.ljust(width)}  {n:>5}")
