@@ -104,6 +104,9 @@ class Finding:
     scope: str = "<module>"
     cell: int | None = None  # notebooks: 1-based cell index among all cells
     cell_line: int | None = None  # notebooks: line within that cell
+    # the source lines around the finding (for the HTML report): line ``context_start`` first
+    context: tuple[str, ...] = ()
+    context_start: int = 0
     # identity for baseline matching (not reported): the flagged source and two looser keys
     snippet: str = ""
     content_key: str = ""
@@ -189,6 +192,18 @@ class RuleInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportMeta:
+    """What a report page says about the scan besides its findings."""
+
+    project: str  # the project's name (its folder)
+    generated: str  # ISO 8601 date and time of the scan (UTC)
+    lines: int  # lines of code analysed (the size the debt ratio is measured against)
+    commit: str | None = None
+    branch: str | None = None
+    pipeline: Mapping[str, Any] | None = None  # the pipeline graph as `mldebt graph --format json` gives it
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     version: int
     tool_name: str
@@ -200,6 +215,7 @@ class Report:
     fail_on: Severity = Severity.WARNING
     rules: tuple[RuleInfo, ...] = ()  # the rules that have findings here, by code
     baseline: str | None = None  # the baseline file the statuses were matched against
+    meta: ReportMeta | None = None  # where and when (for the HTML report); None when not asked for
 
     @property
     def gating(self) -> tuple[Finding, ...]:
