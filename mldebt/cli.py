@@ -27,6 +27,7 @@ from mldebt.reporters import FORMATS, render
 from mldebt import baseline as baselines
 from mldebt.baseline import BaselineError
 from mldebt.gitinfo import GitError
+from mldebt.reportio import ReportFileError
 from mldebt.scan import ScanRequest, run_scan, scan_with_baseline
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -119,6 +120,9 @@ def cli() -> None:
 @click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
               help="Write the report to FILE instead of standard output; FORMAT:FILE (e.g. sarif:mldebt.sarif) "
                    "writes that format too. Repeat it to write several in one scan.")
+@click.option("--with-source", is_flag=True,
+              help="Put the source lines around each finding and the project's meta into the JSON report "
+                   "(for `mldebt merge`); HTML output always has them.")
 @click.option("--include-known", is_flag=True,
               help="SARIF, GitHub, GitLab: also list baselined and fixme findings (default: new ones only).")
 @click.option("--select", multiple=True, metavar="RULES",
@@ -144,7 +148,8 @@ def cli() -> None:
               help="Fail when the baseline accepts findings that are fixed (run `mldebt baseline prune`).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR is honoured too).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], include_known: bool, select: tuple[str, ...],
+def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], with_source: bool, include_known: bool,
+         select: tuple[str, ...],
          extend_select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
          fail_on: str | None, min_confidence: str | None, exit_zero: bool, strict: bool,
          preview: bool | None, config_file: Path | None, diff: str | None, baseline: Path | None,
@@ -163,6 +168,7 @@ def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], include_kn
         debug=debug,
         baseline=baseline,
         diff=diff,
+        with_source=with_source or any(f == "html" for f, _ in _outputs(fmt, outputs)),
     )
     if diff is not None and baseline is not None:
         raise click.UsageError("--diff and --baseline are alternatives: the merge base is the baseline")
@@ -300,6 +306,30 @@ def baseline_prune(paths: tuple[Path, ...], file: Path | None, config_file: Path
                f"({len(after.entries)} entries left)", err=True)
 
 
+@cli.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Write the overview page to FILE.")
+def merge(reports: tuple[Path, ...], output: Path) -> None:
+    """Combine JSON reports of many repositories into one HTML overview.
+
+    Each REPORT is what `mldebt scan --format json --with-source` wrote for one repository (a CI
+    matrix over an organisation's repositories); the page has a row per repository and the same
+    drill-down as a single report.
+    """
+    from datetime import datetime, timezone
+
+    from mldebt.reportio import load_report
+
+    loaded = [load_report(p) for p in reports]
+    from mldebt.reporters.html import render_merged
+
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write_atomic(output, render_merged(loaded, generated))
+    click.echo(f"mldebt: wrote {output} ({len(loaded)} repositories, "
+               f"{sum(r.summary.findings for r in loaded)} findings)", err=True)
+
+
 @cli.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True)
@@ -367,7 +397,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("mldebt: aborted", err=True)
         sys.exit(EXIT_ERROR)
-    except (ConfigError, CatalogError, BaselineError, GitError) as exc:
+    except (ConfigError, CatalogError, BaselineError, GitError, ReportFileError) as exc:
         click.echo(f"mldebt: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:

@@ -108,6 +108,18 @@ def head_commit(root: Path) -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
+def current_branch(root: Path) -> str | None:
+    """The checked-out branch's short name; None on a detached HEAD or outside git. In CI
+    (a detached checkout) ``GITHUB_HEAD_REF``/``GITHUB_REF_NAME``/``CI_COMMIT_REF_NAME`` name it."""
+    out = _git(root, ["symbolic-ref", "--quiet", "--short", "HEAD"])
+    if out.returncode == 0 and out.stdout.strip():
+        return out.stdout.strip()
+    for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return None
+
+
 def resolve(root: Path, rev: str) -> str:
     """The full sha of the commit ``rev`` names (a branch, tag, sha, ``HEAD~2``...)."""
     out = None if rev.startswith("-") or not rev else \

@@ -32,6 +32,7 @@ from mldebt.baseline import Match as BaselineMatch
 from mldebt.baseline import apply as apply_baseline
 from mldebt.baseline import load as load_baseline
 from mldebt.model import (
+    ReportMeta,
     RuleInfo,
     Directive,
     FileError,
@@ -69,6 +70,7 @@ class ScanRequest:
     baseline: Path | None = None  # overrides `baseline` in the configuration
     use_baseline: bool = True  # False: ignore any configured baseline (`baseline create`)
     diff: str | None = None  # a git revision: findings that do not exist at its merge base are new
+    with_source: bool = False  # attach the source lines around each finding and the report's meta
 
 
 def resolve_root(targets: Sequence[Path]) -> Path:
@@ -111,12 +113,53 @@ def scan_with_baseline(request: ScanRequest,
     plans = make_plans(settings, catalog)
     results, extra_errors, declarations = _analyse(request, settings, catalog, plans, progress)
     report = build_report(settings, catalog, results, extra_errors, declarations)
+    if request.with_source:
+        report = with_source(report, settings, catalog, results, declarations)
     if baseline is None or path is None:
         return report, None, path
     renames = baseline_renames(settings.root, path)
     label = os.path.relpath(path, settings.root) if path.is_relative_to(settings.root) else str(path)
     report, found = apply_baseline(report, baseline, renames, Path(label).as_posix())
     return report, found, path
+
+
+def with_source(report: Report, settings: Settings, catalog: Catalog, results: Sequence[FileResult],
+                declarations: Declarations | None, radius: int = 3) -> Report:
+    """``report`` with the source lines around each finding and its meta (project, commit,
+    branch, size, pipeline graph): what the HTML report and ``mldebt merge`` show."""
+    from datetime import datetime, timezone
+
+    from mldebt import gitinfo
+    from mldebt.parsing import SourceError, load_source
+    from mldebt.project.export import to_json
+
+    lines_of: dict[str, list[str]] = {}
+    out = []
+    for f in report.findings:
+        if f.path not in lines_of:
+            try:
+                data = (settings.root / f.path).read_bytes()
+                lines_of[f.path] = load_source(f.path, data).text.split("\n")
+            except (OSError, SourceError):
+                lines_of[f.path] = []
+        text = lines_of[f.path]
+        first = max(1, f.line - radius)
+        last = min(len(text), f.end_line + radius)
+        out.append(dataclasses.replace(f, context=tuple(text[first - 1:last]), context_start=first) if text else f)
+    commit = branch = None
+    try:
+        if gitinfo.repo_root(settings.root) is not None:
+            commit = gitinfo.head_commit(settings.root)
+            branch = gitinfo.current_branch(settings.root)
+    except gitinfo.GitError:
+        pass
+    pipeline = None
+    if declarations is not None:
+        project = Project(str(settings.root), results, declarations, catalog.knowledge)
+        pipeline = json.loads(to_json(project.pipeline.to_networkx(settings.root.name)))
+    meta = ReportMeta(settings.root.name, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      sum(r.lines for r in results if r.error is None), commit, branch, pipeline)
+    return dataclasses.replace(report, findings=tuple(out), meta=meta)
 
 
 def _scan_diff(request: ScanRequest, settings: Settings, catalog: Catalog,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mldebt.model import Finding, Report
+from mldebt.model import Finding, Report, RuleInfo
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
@@ -30,7 +30,16 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     if f.cell is not None:
         d["cell"] = f.cell
         d["cell_line"] = f.cell_line
+    if f.context:
+        d["context"] = list(f.context)
+        d["context_start"] = f.context_start
     return d
+
+
+def rule_dict(r: RuleInfo) -> dict[str, Any]:
+    return {"code": r.code, "name": r.name, "smell": r.smell, "severity": r.severity.value,
+            "confidence": r.confidence.value, "summary": r.summary, "hint": r.hint, "doc": r.doc,
+            "remediation_minutes": r.remediation_minutes}
 
 
 def report_dict(report: Report) -> dict[str, Any]:
@@ -59,6 +68,10 @@ def report_dict(report: Report) -> dict[str, Any]:
             "stale": s.stale,
             "baseline": report.baseline,
         },
+        "rules": [rule_dict(r) for r in report.rules],
+        **({"meta": {"project": report.meta.project, "generated": report.meta.generated, "lines": report.meta.lines,
+                     "commit": report.meta.commit, "branch": report.meta.branch,
+                     "pipeline": report.meta.pipeline}} if report.meta is not None else {}),
     }
 
 
