@@ -256,3 +256,14 @@ def test_one_scan_writes_several_formats(tmp_path):
     assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
     assert (tmp_path / "gh.txt").read_text().startswith("::warning")
     assert "MLD301" in summary.read_text()
+
+
+def test_reports_are_written_with_the_usual_permissions(tmp_path):
+    project(tmp_path, {"a.py": "x = 1\n"})
+    old = os.umask(0o022)
+    try:
+        r = run("scan", str(tmp_path), "-o", str(tmp_path / "r.json"), "--format", "json")
+    finally:
+        os.umask(old)
+    assert r.returncode == 0
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644

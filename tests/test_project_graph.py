@@ -385,3 +385,19 @@ def test_databases_are_read_where_they_are_connected_and_local_urls_are_files():
     verdicts = {(v.read.line, v.read.key, v.kind) for v in project.pipeline.verdicts()}
     assert verdicts == {(7, "data/shop.db", "undeclared"), (9, "data/warehouse.db", "undeclared"),
                         (11, "postgresql://reporting@db.internal/prod", "unstable")}
+
+
+def test_an_artifact_whose_location_is_configured_is_not_drawn_undeclared():
+    g = snippet_project({
+        "job.py": """
+            import os
+
+            import pandas as pd
+
+            DATA = os.getenv("DATA_DIR", "data")
+            df = pd.read_csv(os.path.join(DATA, "customers.csv"))
+            raw = pd.read_csv("data/raw.csv")
+            """,
+    }).pipeline.to_networkx("x")
+    declared = {n: d["declared"] for n, d in g.nodes(data=True) if d["kind"] == "artifact"}
+    assert declared == {"data:*/customers.csv": True, "data:data/raw.csv": False}

@@ -44,3 +44,29 @@ def test_a_bad_report_is_a_clear_error(tmp_path, text, says):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.html").exists()
+
+
+def _mldebt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mldebt", *args], capture_output=True, text=True, check=False,
+                          timeout=300)
+
+
+def test_scan_writes_an_html_page_and_merge_combines_repositories(tmp_path):
+    page = tmp_path / "jungle.html"
+    done = _mldebt("scan", str(ROOT / "fixtures" / "pipeline-jungle"), "--jobs", "1", "-o", f"html:{page}",
+                   "-o", f"json:{tmp_path / 'jungle.json'}")
+    assert done.returncode == 1, done.stderr
+    html = page.read_text()
+    assert "pipeline-jungle" in html and "fail the gate" in html and "<svg" in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # self-contained
+    reports = []
+    for name in ("pipeline-jungle", "torch-classifier"):
+        out = tmp_path / f"{name}.json"
+        assert _mldebt("scan", str(ROOT / "fixtures" / name), "--jobs", "1", "--format", "json", "--with-source",
+                       "-o", str(out), "--exit-zero").returncode == 0
+        reports.append(str(out))
+    org = tmp_path / "org.html"
+    merged = _mldebt("merge", *reports, "-o", str(org))
+    assert merged.returncode == 0, merged.stderr
+    text = org.read_text()
+    assert "pipeline-jungle" in text and "torch-classifier" in text and "2 repositories" in merged.stderr

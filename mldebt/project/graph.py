@@ -539,6 +539,10 @@ class PipelineGraph:
             for script in stage.scripts:
                 if script in g:
                     g.add_edge(stage.source, script, kind="runs", line=stage.line, via=stage.kind)
+        by_key: dict[str, list[IoRecord]] = defaultdict(list)
+        for rec in [*self.reads, *self.writes]:
+            if rec.key is not None:
+                by_key[rec.key].append(rec)
         for rec in [*self.reads, *self.writes]:
             if rec.key is None:
                 continue
@@ -546,7 +550,9 @@ class PipelineGraph:
             if node not in g:
                 decl = self.declared(rec.key)
                 reasons = self.unstable(rec)
-                g.add_node(node, kind="artifact", label=rec.key, declared=decl is not None,
+                # declared by a file, or configurable: no read or write of it writes its location into code
+                configurable = not any(self.buried(r) for r in by_key.get(rec.key, ()))
+                g.add_node(node, kind="artifact", label=rec.key, declared=decl is not None or configurable,
                            remote="://" in rec.key, unstable=", ".join(reasons),
                            declared_by=f"{decl.source}:{decl.line}" if decl is not None else "")
             if rec.op == "read":

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from mldebt.model import Report
 
-FORMATS = ("text", "json", "sarif", "github", "gitlab")
+FORMATS = ("text", "json", "sarif", "github", "gitlab", "html")
 
 
 def render(report: Report, fmt: str, *, color: bool = False, include_known: bool = False) -> str:
@@ -22,6 +22,9 @@ def render(report: Report, fmt: str, *, color: bool = False, include_known: bool
     if fmt == "github":
         from mldebt.reporters.github import render as renderer
         return renderer(report, include_known=include_known)
+    if fmt == "html":  # colour and include_known do not apply: the page lists every finding
+        from mldebt.reporters.html import render as renderer
+        return renderer(report)
     if fmt == "gitlab":
         from mldebt.reporters.gitlab import render as renderer
         return renderer(report, include_known=include_known)
