@@ -47,7 +47,7 @@ from mldebt.model import (
 from mldebt.project import Project, run_project_rules
 from mldebt.project.declarations import (
     Declarations,
-    declaration_files,
+    declaration_kind,
     load_declarations,
     read_declaration_files,
 )
@@ -260,7 +260,7 @@ def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: 
     extra_errors = [FileError(p, m) for p, m in found.errors]
     declarations = None
     if any(p.code == "facts:io" for p in plans):
-        paths = non_source_files(settings.root, settings.is_excluded, is_declaration_file)
+        paths = non_source_files(settings.root, settings.is_excluded, lambda p: declaration_kind(p) is not None)
         texts, read_errors = read_declaration_files(settings.root, paths)
         declarations = load_declarations(texts, [j.path for j in jobs], settings.data_settings, read_errors)
         extra_errors.extend(FileError(p, m) for p, m in declarations.errors)
@@ -287,10 +287,6 @@ def make_plans(settings: Settings, catalog: Catalog) -> list[RulePlan]:
         collector: Any = _load_class(impl)
         plans.append(RulePlan(collector.CODE, impl, collector_options(settings, collector.CODE), False, False))
     return plans
-
-
-def is_declaration_file(path: str) -> bool:
-    return bool(declaration_files([path]))
 
 
 def collector_options(settings: Settings, code: str) -> dict[str, Any]:

@@ -360,14 +360,6 @@ def _python_target(argv: list[str], via: str) -> list[tuple[str, str, str]]:
 
 _PATHISH = (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString, cst.Name, cst.Attribute,
             cst.BinaryOperation, cst.Call)
-_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,6}$")
-
-
-def _path_like(loc: Loc) -> bool:
-    text = loc.pattern()
-    return "/" in text.strip("/") or bool(_EXTENSION.search(text))
-
-
 def _remote(text: str) -> bool:
     return "://" in text and not text.startswith(_LOCAL_SCHEMES)
 

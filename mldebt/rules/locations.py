@@ -65,10 +65,6 @@ class Loc:
                 out.append("{" + str(p[1]).rsplit(".", 1)[-1] + "}")
         return "".join(out)
 
-    @property
-    def refs(self) -> list[str]:
-        return [p[1] for p in self.parts if isinstance(p, tuple) and p[0] == "ref"]
-
     def has_text(self) -> bool:
         return any(isinstance(p, str) and p.strip("/.") for p in self.parts)
 
@@ -206,10 +202,6 @@ class LocationEvaluator:
     def own_parameter(self, name: str) -> int | None:
         """The position of ``name`` among the innermost function's positional parameters."""
         return self.positions[-1].get(name) if self.positions else None
-
-    @property
-    def at_module(self) -> bool:
-        return not self._frames
 
     def bind(self, name: str, value: Value | None) -> None:
         if self._classes and self._classes[-1][2] == len(self._frames):
