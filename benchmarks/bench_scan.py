@@ -82,7 +82,7 @@ t0 = time.perf_counter()
 settings, catalog = s.prepare(req)
 plans = s.make_plans(settings, catalog)
 t1 = time.perf_counter()
-results, errors, decl = s._analyse(req, settings, catalog, plans, None)
+results, errors, decl, only = s._analyse(req, settings, catalog, plans, None)
 t2 = time.perf_counter()
 project = Project(str(settings.root), results, decl, catalog.knowledge)
 graph = project.pipeline
@@ -91,7 +91,7 @@ classes = [(c, catalog.by_code(c).load_class()) for c in settings.enabled]
 run_project_rules(project, [(c, cls, settings.options_for(c)) for c, cls in classes
                             if isinstance(cls, type) and issubclass(cls, ProjectRule)])
 t4 = time.perf_counter()
-report = s.build_report(settings, catalog, results, errors, decl)
+report = s.build_report(settings, catalog, results, errors, decl, only)
 t5 = time.perf_counter()
 print(t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0, len(graph.reads), len(graph.writes), len(graph.runs))
 """

@@ -55,8 +55,6 @@ class Settings:
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # code -> options
     data: Mapping[str, Any] = field(default_factory=dict)
     data_settings: DataSettings = field(default_factory=DataSettings)  # `data`, validated
-    # files named one by one: the report keeps to them (filled by the scan; empty: everything)
-    report_only: set[str] = field(default_factory=set, compare=False)
     baseline: str | None = None
     preview: bool = False
 

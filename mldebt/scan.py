@@ -111,10 +111,11 @@ def scan_with_baseline(request: ScanRequest,
     path = baseline_path(request, settings)
     baseline = load_baseline(path) if path is not None else None  # a bad one fails before scanning
     plans = make_plans(settings, catalog)
-    results, extra_errors, declarations = _analyse(request, settings, catalog, plans, progress)
-    report = build_report(settings, catalog, results, extra_errors, declarations)
+    results, extra_errors, declarations, report_only = _analyse(request, settings, catalog, plans, progress)
+    project = Project(str(settings.root), results, declarations, catalog.knowledge)
+    report = build_report(settings, catalog, results, extra_errors, report_only=report_only, project=project)
     if request.with_source:
-        report = with_source(report, settings, catalog, results, declarations)
+        report = with_source(report, settings, results, project if declarations is not None else None)
     if baseline is None or path is None:
         return report, None, path
     renames = baseline_renames(settings.root, path)
@@ -123,10 +124,11 @@ def scan_with_baseline(request: ScanRequest,
     return report, found, path
 
 
-def with_source(report: Report, settings: Settings, catalog: Catalog, results: Sequence[FileResult],
-                declarations: Declarations | None, radius: int = 3) -> Report:
+def with_source(report: Report, settings: Settings, results: Sequence[FileResult], project: Project | None,
+                radius: int = 3) -> Report:
     """``report`` with the source lines around each finding and its meta (project, commit,
-    branch, size, pipeline graph): what the HTML report and ``mldebt merge`` show."""
+    branch, size, and the pipeline graph of ``project``, the one the project rules used, when
+    the scan built one): what the HTML report and ``mldebt merge`` show."""
     from datetime import datetime, timezone
 
     from mldebt import gitinfo
@@ -154,8 +156,7 @@ def with_source(report: Report, settings: Settings, catalog: Catalog, results: S
     except gitinfo.GitError:
         pass
     pipeline = None
-    if declarations is not None:
-        project = Project(str(settings.root), results, declarations, catalog.knowledge)
+    if project is not None:
         pipeline = json.loads(to_json(project.pipeline.to_networkx(settings.root.name)))
     meta = ReportMeta(settings.root.name, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                       sum(r.lines for r in results if r.error is None), commit, branch, pipeline)
@@ -228,7 +229,7 @@ def run_graph(request: ScanRequest) -> tuple[Any, list[tuple[str, str]]]:
     settings, catalog = prepare(request)
     collector: Any = _load_class("io_facts:IoFacts")
     plans = [RulePlan(collector.CODE, "io_facts:IoFacts", collector_options(settings, collector.CODE), False, False)]
-    results, extra_errors, declarations = _analyse(request, settings, catalog, plans, None)
+    results, extra_errors, declarations, _ = _analyse(request, settings, catalog, plans, None)
     project = Project(str(settings.root), results, declarations, catalog.knowledge)
     errors = sorted([(r.path, r.error) for r in results if r.error is not None]
                     + [(e.path, e.message) for e in extra_errors])
@@ -237,20 +238,21 @@ def run_graph(request: ScanRequest) -> tuple[Any, list[tuple[str, str]]]:
 
 def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: Sequence[RulePlan],
              progress: Callable[[int, int], Callable[[int], None] | None] | None,
-             ) -> tuple[list[FileResult], list[FileError], Declarations | None]:
-    """The file phase, and the declarations the project phase needs (only when a rule does).
+             ) -> tuple[list[FileResult], list[FileError], Declarations | None, frozenset[str] | None]:
+    """The file phase, the declarations the project phase needs (only when a rule does), and
+    the files the report keeps to (None: all).
 
     Files named one by one (as pre-commit passes them) restrict what is *reported*, not what
     is analysed: when a project rule runs, the whole project is analysed so its facts are
-    complete, and ``Settings.report_only`` keeps the report to the named files.
+    complete, and only the named files are reported.
     """
     targets = request.targets or (Path.cwd(),)
     found = discover(targets, settings.root, settings.is_excluded)
+    report_only = None
     if targets and all(t.is_file() for t in targets) and any(p.project or p.code.startswith("facts:") for p in plans):
-        named = frozenset(rel for _, rel in found.files)
+        report_only = frozenset(rel for _, rel in found.files)
         whole = discover((settings.root,), settings.root, settings.is_excluded)
         found = type(whole)(whole.files, tuple(sorted({*found.errors, *whole.errors})))
-        settings.report_only.update(named)
     jobs = []
     for abspath, rel in found.files:
         module, is_package = module_name(abspath, settings.root)
@@ -264,7 +266,7 @@ def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: 
         texts, read_errors = read_declaration_files(settings.root, paths)
         declarations = load_declarations(texts, [j.path for j in jobs], settings.data_settings, read_errors)
         extra_errors.extend(FileError(p, m) for p, m in declarations.errors)
-    return results, extra_errors, declarations
+    return results, extra_errors, declarations, report_only
 
 
 def make_plans(settings: Settings, catalog: Catalog) -> list[RulePlan]:
@@ -297,7 +299,10 @@ def collector_options(settings: Settings, code: str) -> dict[str, Any]:
 
 
 def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileResult],
-                 extra_errors: Iterable[FileError] = (), declarations: Declarations | None = None) -> Report:
+                 extra_errors: Iterable[FileError] = (), declarations: Declarations | None = None,
+                 report_only: frozenset[str] | None = None, project: Project | None = None) -> Report:
+    """Project phase and policy. ``report_only`` keeps the report to those files; ``project``
+    is the project view to judge (built from ``results`` and ``declarations`` when absent)."""
     enabled = set(settings.enabled)
     by_name = {s.name: s for s in catalog.rules}
 
@@ -307,7 +312,8 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
         cls = spec.load_class() if spec is not None else None
         if cls is not None and issubclass(cls, ProjectRule):
             project_rules.append((code, cls, settings.options_for(code)))
-    project = Project(str(settings.root), results, declarations, catalog.knowledge)
+    if project is None:
+        project = Project(str(settings.root), results, declarations, catalog.knowledge)
     per_path: dict[str, list[RawFinding]] = defaultdict(list)
     for path, raw in run_project_rules(project, project_rules):
         per_path[path].append(raw)
@@ -327,7 +333,7 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
     ignored = 0
     errors = list(extra_errors)
     meta = {name: by_name.get(name) for name in (UNUSED_SUPPRESSION, SUPPRESSION_WITHOUT_REASON, MALFORMED_SUPPRESSION)}
-    only = settings.report_only or None
+    only = report_only
     for result in sorted(results, key=lambda r: r.path):
         if only is not None and result.path not in only:
             continue
