@@ -70,6 +70,7 @@ class Location:
     snippet: str  # source of the flagged node, used for fingerprints
     cell: int | None = None  # notebooks: 1-based cell index
     cell_line: int | None = None  # notebooks: line within that cell
+    file_line: int | None = None  # notebooks: the line of the .ipynb file holding that line
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class Finding:
     scope: str = "<module>"
     cell: int | None = None  # notebooks: 1-based cell index among all cells
     cell_line: int | None = None  # notebooks: line within that cell
+    file_line: int | None = None  # notebooks: the line of the .ipynb file holding that line
     # the source lines around the finding (for the HTML report): line ``context_start`` first
     context: tuple[str, ...] = ()
     context_start: int = 0
@@ -135,6 +137,7 @@ class Directive:
     malformed: str = ""  # non-empty: why the directive could not be understood
     cell: int | None = None  # notebooks: 1-based cell index
     cell_start: int = 0  # notebooks: first joined line of that cell
+    file_line: int | None = None  # notebooks: the line of the .ipynb file holding the comment
 
 
 @dataclass(frozen=True, slots=True)

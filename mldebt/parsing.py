@@ -12,6 +12,7 @@ import io
 import json
 import re
 import tokenize
+from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import sub
@@ -29,6 +30,9 @@ class Source:
     lines: int
     # notebooks: (1-based cell index, first joined line of that cell), in order
     cells: tuple[tuple[int, int], ...] = ()
+    # notebooks: the line of the .ipynb file that holds each joined line (index: line - 1);
+    # empty when the file's layout could not be matched to its cells
+    file_lines: tuple[int, ...] = ()
 
     @property
     def is_notebook(self) -> bool:
@@ -43,6 +47,12 @@ class Source:
             else:
                 break
         return found
+
+    def file_line_of(self, line: int) -> int | None:
+        """The line of the ``.ipynb`` file where a joined notebook line is written."""
+        if 1 <= line <= len(self.file_lines):
+            return self.file_lines[line - 1]
+        return None
 
 
 _BINARY_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x7fELF", b"%PDF")
@@ -174,13 +184,16 @@ def _convert_cell(lines: list[str]) -> list[str]:
 def notebook_source(data: bytes) -> Source:
     """Join a notebook's code cells; IPython magics become ``pass`` so lines stay put."""
     try:
-        nb = json.loads(data.decode("utf-8-sig"))
+        raw = data.decode("utf-8-sig")
+        nb = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SourceError(f"broken notebook: not valid JSON ({exc})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise SourceError("broken notebook: no 'cells' list (nbformat 4 expected)")
     out: list[str] = []
     cells: list[tuple[int, int]] = []
+    raw_lines = _source_file_lines(raw, nb["cells"])
+    file_lines: list[int] = []
     line_no = 1
     for index, cell in enumerate(nb["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -196,10 +209,80 @@ def notebook_source(data: bytes) -> Source:
             lines.pop()
         converted = _convert_cell(lines)
         cells.append((index, line_no))
+        if raw_lines is not None:
+            at = raw_lines[index - 1]
+            file_lines.extend(at[i] if i < len(at) else at[-1] if at else 1 for i in range(len(converted)))
         out.extend(converted)
         line_no += len(converted)
     text = "\n".join(out) + ("\n" if out else "")
-    return Source(text=text, lines=line_no - 1, cells=tuple(cells))
+    return Source(text=text, lines=line_no - 1, cells=tuple(cells),
+                  file_lines=tuple(file_lines) if raw_lines is not None else ())
+
+
+_SOURCE_KEY_RE = re.compile(r'"source"\s*:\s*')
+_JSON = json.JSONDecoder()
+
+
+def _source_file_lines(raw: str, cells: list[object]) -> list[list[int]] | None:
+    """For every cell, the ``.ipynb`` line on which each of its source lines is written.
+
+    Cells are matched in order to the ``"source"`` keys of the file; each value is decoded
+    again at its position (a list is decoded element by element) and must equal the parsed
+    source, so a layout this cannot follow gives ``None`` (no file lines), never wrong ones.
+    """
+    result: list[list[int]] = []
+    pos = 0
+    for cell in cells:
+        src = cell.get("source", "") if isinstance(cell, dict) else None
+        if src is None:
+            result.append([])
+            continue
+        m = _SOURCE_KEY_RE.search(raw, pos)
+        if m is None:
+            return None
+        chunks: list[tuple[int, str]] = []  # (index in raw, decoded text)
+        at = m.end()
+        try:
+            if raw.startswith("[", at):
+                at += 1
+                while True:
+                    while at < len(raw) and raw[at] in " \t\r\n,":
+                        at += 1
+                    if raw.startswith("]", at):
+                        at += 1
+                        break
+                    value, end = _JSON.raw_decode(raw, at)
+                    chunks.append((at, value))
+                    at = end
+                decoded: object = [c for _, c in chunks]
+            else:
+                decoded, end = _JSON.raw_decode(raw, at)
+                chunks.append((at, decoded if isinstance(decoded, str) else ""))
+                at = end
+        except ValueError:
+            return None
+        if decoded != src or not all(isinstance(c, str) for _, c in chunks):
+            return None
+        pos = at
+        result.append(_line_starts(raw, chunks))
+    return result
+
+
+def _line_starts(raw: str, chunks: list[tuple[int, str]]) -> list[int]:
+    """The raw line of each line of the text the chunks join to (a chunk sits on one line)."""
+    starts: list[int] = []  # offset of each non-empty chunk in the joined text
+    rows: list[int] = []  # and the raw line it is written on
+    offset, row, scanned = 0, 1, 0
+    for index, text in chunks:
+        row += raw.count("\n", scanned, index)
+        scanned = index
+        if text:
+            starts.append(offset)
+            rows.append(row)
+            offset += len(text)
+    joined = "".join(text for _, text in chunks)
+    line_offsets = [0, *(m.end() for m in _NEWLINE_RE.finditer(joined))]
+    return [rows[max(bisect_right(starts, o) - 1, 0)] for o in line_offsets] if rows else []
 
 
 def load_source(path: str, data: bytes) -> Source:

@@ -69,7 +69,8 @@ def _finding(f: dict[str, Any]) -> Finding:
         end_line=int(f["end_line"]), end_column=int(f["end_column"]), message=str(f["message"]),
         hint=str(f.get("hint", "")), status=Status(f["status"]), fingerprint=str(f["fingerprint"]),
         remediation_minutes=int(f["remediation_minutes"]), scope=str(f.get("scope", "<module>")),
-        cell=f.get("cell"), cell_line=f.get("cell_line"), context=tuple(str(x) for x in f.get("context", ())),
+        cell=f.get("cell"), cell_line=f.get("cell_line"),
+        file_line=f.get("file_line"), context=tuple(str(x) for x in f.get("context", ())),
         context_start=int(f.get("context_start", 0)),
     )
 

@@ -403,7 +403,7 @@ def _finalise(path: str, kept: Sequence[tuple[RuleSpec, RawFinding, Status]]) ->
             end_column=loc.end_column, message=raw.message, hint=raw.hint or spec.hint,
             status=status, fingerprint=fingerprint(group, index),
             remediation_minutes=spec.remediation_minutes, scope=loc.scope, cell=loc.cell,
-            cell_line=loc.cell_line, snippet=loc.snippet, content_key=content_key(spec.code, loc.snippet),
+            cell_line=loc.cell_line, file_line=loc.file_line, snippet=loc.snippet, content_key=content_key(spec.code, loc.snippet),
             literal_key=literal_key(spec.code, loc.snippet),
         ))
     return out
@@ -413,7 +413,7 @@ def _directive_location(d: Directive) -> Location:
     text = f"# mldebt: {d.kind}[{', '.join(d.codes)}]"
     cell_line = d.line - d.cell_start + 1 if d.cell is not None else None
     return Location(d.line, d.column, d.line, d.end_column, d.line, "<module>", text, cell=d.cell,
-                    cell_line=cell_line)
+                    cell_line=cell_line, file_line=d.file_line)
 
 
 def _directive_findings(result: FileResult, sup: FileSuppressions, catalog: Catalog,

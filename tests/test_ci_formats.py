@@ -35,6 +35,12 @@ def notebook_report() -> Report:
     return report
 
 
+def notebook_line(f) -> str:
+    """The line of the research-scripts notebook file a finding points at."""
+    lines = (FIXTURES / "research-scripts" / f.path).read_text(encoding="utf-8").splitlines()
+    return lines[f.file_line - 1]
+
+
 def with_statuses(report: Report, baseline: str | None = "baseline.json") -> Report:
     """Every third finding known, every third+1 fixme, the rest new; a baseline was used."""
     statuses = (Status.KNOWN, Status.FIXME, Status.NEW)
@@ -208,7 +214,8 @@ def test_notebook_results_sit_on_the_notebook_with_their_cell(notebook_report):
     for res, f in nb:
         loc = res["locations"][0]["physicalLocation"]
         assert loc["artifactLocation"]["uri"].endswith(".ipynb")
-        assert loc["region"] == {"startLine": 1}
+        assert loc["region"] == {"startLine": f.file_line}
+        assert f.snippet.splitlines()[0].strip() in json.loads(notebook_line(f).rstrip().rstrip(","))
         assert res["properties"]["cell"] == f.cell and res["properties"]["cell_line"] == f.cell_line
         assert res["properties"]["line"] == f.line
         assert res["message"]["text"].endswith(f"(notebook cell {f.cell}, line {f.cell_line})")
@@ -317,7 +324,7 @@ def test_annotation_fields(torch_report, notebook_report):
     assert set(parse_command(gh.annotation(multi))[1]) == {"file", "line", "endLine", "title"}
     nb = next(f for f in notebook_report.findings if f.cell is not None)
     _, props, _ = parse_command(gh.annotation(nb))
-    assert props["line"] == "1" and "endLine" not in props
+    assert props["line"] == str(nb.file_line) and nb.file_line > 1 and "endLine" not in props
     assert props["title"].endswith(f"[cell {nb.cell}, line {nb.cell_line}]")
 
 
@@ -391,7 +398,7 @@ def test_gitlab_code_quality_report(torch_report, notebook_report):
                 assert issue["location"]["lines"] == {"begin": f.line, "end": f.end_line}
                 assert issue["description"] == f.message
             else:
-                assert issue["location"]["lines"] == {"begin": 1}
+                assert issue["location"]["lines"] == {"begin": f.file_line}
                 assert f"(notebook cell {f.cell}, line {f.cell_line})" in issue["description"]
 
 

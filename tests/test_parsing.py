@@ -290,3 +290,43 @@ def test_source_line_count():
     assert load_source("m.py", b"a\nb").lines == 2
     assert load_source("m.py", b"").lines == 0
     assert isinstance(load_source("m.py", b"a\n"), Source)
+
+
+# --- notebook lines in the .ipynb file ----------------------------------------------------
+
+
+@pytest.mark.parametrize("indent", [1, 2, None])
+@pytest.mark.parametrize("as_lists", [True, False])
+def test_each_joined_notebook_line_knows_its_line_in_the_ipynb_file(indent, as_lists):
+    cells = [("markdown", "# Title\nsource: words\n"), ("code", "import numpy as np\n%matplotlib inline\n\nx = 'a\\\\nb'\n"),
+             ("code", "y = x  # café\nz = [\n  1,\n]\n")]
+    raw = json.dumps(json.loads(notebook(*cells, as_lists=as_lists)), indent=indent, ensure_ascii=indent is None)
+    source = notebook_source(raw.encode("utf-8"))
+    file_lines = raw.split("\n")
+    joined = source.text.split("\n")
+    assert len(source.file_lines) == source.lines == 8
+    for n in range(1, source.lines + 1):
+        at = source.file_line_of(n)
+        assert at is not None
+        if indent is None or not as_lists:  # the whole source is one line of the file
+            assert len({source.file_line_of(m) for m in range(1, 5)}) == 1
+        elif not joined[n - 1].startswith("pass  # IPython"):
+            assert json.loads(file_lines[at - 1].strip().rstrip(",")).rstrip("\n") == joined[n - 1]
+    assert source.file_line_of(0) is None and source.file_line_of(9) is None
+
+
+def test_a_notebook_layout_that_cannot_be_followed_gives_no_file_lines():
+    # a "source" key inside a cell's metadata comes first in the file: the match fails its check
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+          "cells": [{"cell_type": "code", "metadata": {"source": "x"}, "outputs": [], "execution_count": None,
+                     "source": ["a = 1\n"]}]}
+    source = notebook_source(json.dumps(nb, indent=1).encode())
+    assert source.text == "a = 1\n"
+    assert source.file_lines == () and source.file_line_of(1) is None
+
+
+def test_suppression_findings_in_a_notebook_point_at_the_ipynb_line(bad_tree):
+    report, _ = bad_tree
+    (f,) = [f for f in report.findings if f.path == "magics.ipynb"]
+    line = (Path(report.root) / "magics.ipynb").read_text().splitlines()[f.file_line - 1]
+    assert "mldebt" in line

@@ -25,8 +25,9 @@ summary": GitHub-flavoured Markdown, at most 1 MiB per step): the verdict, the c
 smell and by rule, and the first :data:`SUMMARY_FINDINGS` new findings. Text from the scanned
 repository (paths, messages) is escaped, so it cannot add Markdown structure or HTML.
 
-A notebook finding is annotated on line 1 of the notebook with its cell and line in the title:
-its ``line`` counts through the joined code cells, not through the ``.ipynb`` file.
+A notebook finding is annotated on the line of the ``.ipynb`` file that holds the flagged source
+line (its ``file_line``; line 1 when unknown), with its cell and line in the title: its
+``line`` counts through the joined code cells, not through the file.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def annotation(f: Finding) -> str:
     props: dict[str, str | int | None] = {"file": f.path}
     if f.cell is not None:
         title += f" [cell {f.cell}, line {f.cell_line}]"
-        props["line"] = 1
+        props["line"] = f.file_line or 1
     else:
         line = max(f.line, 1)
         end_line = max(f.end_line, line)

@@ -14,8 +14,9 @@ Severity: error -> ``major``, warning -> ``minor``, info -> ``info`` (``critical
 ``blocker`` are left for tools that find bugs and vulnerabilities, which debt is not).
 
 Only new findings by default; ``include_known`` adds the baselined and ``fixme`` ones. A
-notebook finding points at line 1 of the notebook, with the cell and its line in the
-description (its ``line`` counts through the joined code cells, not through the file).
+notebook finding points at the line of the ``.ipynb`` file holding the flagged source line
+(line 1 when unknown), with the cell and its line in the description (its ``line`` counts
+through the joined code cells, not through the file).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def issue_dict(f: Finding) -> dict[str, Any]:
     description = f.message.strip() or f"{f.rule} {f.name}"
     if f.cell is not None:
         description += f" (notebook cell {f.cell}, line {f.cell_line})"
-        lines = {"begin": 1}
+        lines = {"begin": f.file_line or 1}
     else:
         begin = max(f.line, 1)
         lines = {"begin": begin, "end": max(f.end_line, begin)}

@@ -30,6 +30,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     if f.cell is not None:
         d["cell"] = f.cell
         d["cell_line"] = f.cell_line
+        if f.file_line is not None:
+            d["file_line"] = f.file_line
     if f.context:
         d["context"] = list(f.context)
         d["context_start"] = f.context_start

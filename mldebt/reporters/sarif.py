@@ -30,7 +30,8 @@ in-source, accepted ``suppression`` (GitHub shows those as dismissed). New resul
 ``toolExecutionNotifications`` of the one invocation, which still succeeded.
 
 A notebook finding's ``line`` counts through the code cells joined (as in the JSON report),
-which is not a line of the ``.ipynb`` file; its region is therefore line 1 of the notebook,
+which is not a line of the ``.ipynb`` file; its region is the line of the ``.ipynb`` file that
+holds that source line (``file_line``; line 1 when the file's layout could not be followed),
 and the cell and the line in it are in the message and in the result's properties.
 """
 
@@ -227,9 +228,9 @@ def _result(f: Finding, rule_index: int, report: Report) -> dict[str, Any]:
 
 
 def region(f: Finding) -> dict[str, int]:
-    """1-based lines and columns; ``endColumn`` exclusive. Notebooks: line 1 of the file."""
+    """1-based lines and columns; ``endColumn`` exclusive. Notebooks: the line in the file."""
     if f.cell is not None:
-        return {"startLine": 1}
+        return {"startLine": f.file_line or 1}
     line = max(f.line, 1)
     end_line = max(f.end_line, line)
     col = max(f.column, 1)

@@ -16,9 +16,9 @@ def _style(text: str, color: bool, **kw: Any) -> str:
 
 
 def _where(f: Finding) -> str:
+    if f.cell is not None:  # the line in the .ipynb file, which editors and grep can find
+        return f"{f.path}:{f.file_line or 1} [cell {f.cell}, line {f.cell_line}]"
     where = f"{f.path}:{f.line}:{f.column}"
-    if f.cell is not None:
-        where += f" [cell {f.cell}, line {f.cell_line}]"
     return where
 
 
