@@ -486,3 +486,15 @@ def test_findings_stack_on_narrow_screens() -> None:
     narrow = css[css.index("@media (max-width: 700px)"):]
     assert "table.findings thead { display: none; }" in narrow
     assert "table.findings tr[hidden] { display: none; }" in narrow
+
+
+def test_notebook_findings_show_the_cell_and_the_line_of_the_ipynb_file() -> None:
+    report = enriched("research-scripts", pipeline=False)
+    nb = [f for f in report.findings if f.cell is not None]
+    assert nb, "the fixture should have notebook findings"
+    page = html.render(report)
+    for f in nb:
+        assert f.file_line is not None and f.file_line > f.line
+        # the row names the notebook's own line (what an editor or grep finds) and the cell
+        assert f'title="{f.path}:{f.file_line} (cell {f.cell}, line {f.cell_line})"' in page
+        assert f'<span class="line">cell {f.cell}, line {f.cell_line}</span>' in page

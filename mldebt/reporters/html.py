@@ -195,9 +195,9 @@ def _finding_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     for i, f in enumerate(findings):
         where = f"{f.path}:{f.line}"
         line = f"line {f.line}"
-        if f.cell is not None:
-            where += f" (cell {f.cell}:{f.cell_line})"
-            line += f" (cell {f.cell}:{f.cell_line})"
+        if f.cell is not None:  # the .ipynb file's own line, then the cell and the line in it
+            where = f"{f.path}:{f.file_line or 1} (cell {f.cell}, line {f.cell_line})"
+            line = f"cell {f.cell}, line {f.cell_line}"
         rows.append({
             "f": f,
             "index": i,
