@@ -360,6 +360,22 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
             if runs_on(spec_meta, result):
                 kept.append((spec_meta, raw, Status.NEW))
         findings.extend(_finalise(result.path, kept))
+    # project findings located in files that are not analysed sources (a key's line in a
+    # YAML/JSON/TOML configuration): the same policy applies; no suppression comments are
+    # read there (the file is not Python), and an excluded file reports nothing
+    sources = {r.path for r in results}
+    for path in sorted(set(per_path) - sources):
+        if (only is not None and path not in only) or settings.is_excluded(path):
+            continue
+        kept = []
+        for raw in sorted(per_path[path], key=lambda r: (r.location.line, r.location.column, r.rule, r.message)):
+            spec = catalog.by_code(raw.rule)
+            if spec is None or spec.code not in enabled or settings.ignored_here(path, spec.code):
+                continue
+            if (raw.confidence or spec.confidence).rank < settings.min_confidence.rank:
+                continue
+            kept.append((spec, raw, Status.NEW))
+        findings.extend(_finalise(path, kept))
     findings.sort(key=Finding.sort_key)
     errors.sort(key=lambda e: (e.path, e.message))
     return Report(
