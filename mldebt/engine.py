@@ -103,6 +103,8 @@ class FileContextImpl:
         self.module = module
         self.is_test = is_test
         self.source = source.text
+        self._cells = source.cells
+        self._cell_ends: frozenset[int] | None = None
         self.knowledge = knowledge
         self.names = NameResolver(module, is_package)
         self._module = module_node
@@ -131,6 +133,13 @@ class FileContextImpl:
 
     def code_for(self, node: cst.CSTNode) -> str:
         return self._module.code_for_node(node)
+
+    def ends_cell(self, stmt: cst.CSTNode) -> bool:
+        if not self._cells:
+            return False
+        if self._cell_ends is None:
+            self._cell_ends = _cell_ends(self._module, Source(self.source, 0, self._cells))
+        return id(stmt) in self._cell_ends
 
     # -- Sink ----------------------------------------------------------------------
     def report(self, code: str, node: cst.CSTNode, message: str, hint: str,
@@ -634,6 +643,29 @@ def analyse_source(job: FileJob, data: bytes, plans: Sequence[RulePlan],
         return FileResult(job.path, job.module, job.is_test, lines,
                           error=f"internal error (please report): {type(exc).__name__}: {exc}")
     return FileResult(job.path, job.module, job.is_test, lines, tuple(findings), tuple(directives), tuple(facts))
+
+
+def _cell_ends(module: cst.Module, source: Source) -> frozenset[int]:
+    """ids of the top-level statements that are the last statement of their notebook cell.
+
+    A statement's code (``code_for_node``) holds its leading blank and comment lines and ends
+    with a newline, so counting newlines through the module body gives each statement's
+    first and last line without position metadata.
+    """
+    line = len(module.header)  # header comment and blank lines come first
+    spans: list[tuple[int, int, int]] = []  # (id, first code line, last line)
+    for stmt in module.body:
+        leading = len(getattr(stmt, "leading_lines", ()))
+        lines = module.code_for_node(stmt).count("\n")
+        spans.append((id(stmt), line + leading + 1, line + lines))
+        line += lines
+    ends = set()
+    for i, (key, _, last) in enumerate(spans):
+        here = source.cell_of(last)
+        nxt = source.cell_of(spans[i + 1][1]) if i + 1 < len(spans) else None
+        if nxt is None or here is None or nxt[0] != here[0]:
+            ends.add(key)
+    return frozenset(ends)
 
 
 def _in_cell(d: Any, source: Source) -> Any:

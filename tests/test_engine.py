@@ -764,3 +764,23 @@ def test_searching_the_source_finds_calls_where_code_generation_does(path):
         s, g = searched[id(call)], generated[id(call)]
         assert (s.line, s.column, s.end_line, s.end_column) == (g.line, g.column, g.end_line, g.end_column), \
             module.code_for_node(call)[:80]
+
+
+def test_ends_cell_knows_the_last_statement_of_each_notebook_cell():
+    def cell(src: str) -> dict:
+        return {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": src}
+
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        cell("# header comment\n\nimport pandas as pd\ndf = pd.read_csv('x')\ndf.dropna()\n"),
+        {"cell_type": "markdown", "metadata": {}, "source": "words"},
+        cell("df.dropna()\nx = 1\n\n# a comment\nif x:\n    df.head()\n"),
+        cell("%matplotlib inline\ndf.head()"),
+    ]}
+    source = load_source("n.ipynb", json.dumps(nb).encode())
+    module = parse(source)
+    ctx = FileContextImpl("n.ipynb", "n", False, source, module, {}, False)
+    ends = [ctx.ends_cell(stmt) for stmt in module.body]
+    assert ends == [False, False, True, False, False, True, False, True]
+    plain = _source("a = 1\nb = 2\n")
+    tree = parse(plain)
+    assert not any(FileContextImpl("m.py", "m", False, plain, tree, {}, False).ends_cell(s) for s in tree.body)

@@ -83,6 +83,10 @@ class FileContext(Protocol):
 
     def code_for(self, node: cst.CSTNode) -> str: ...
 
+    # notebooks: whether a top-level statement is the last of its cell (Jupyter displays the
+    # value of a cell's last expression); always False outside notebooks
+    def ends_cell(self, stmt: cst.CSTNode) -> bool: ...
+
 
 class Rule:
     """A file rule. Subclasses define ``visit_<Node>``/``leave_<Node>`` methods.
