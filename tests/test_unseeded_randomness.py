@@ -1,4 +1,4 @@
-"""MLD701/MLD702 unseeded-randomness: cases beyond the rules' own examples.
+"""MLD701/MLD702/MLD703 unseeded-randomness: cases beyond the rules' own examples.
 
 The rules' VALID/INVALID examples run in tests/test_rule_examples.py; these add test paths,
 default selection (preview), counts per file, messages and the knowledge entry.
@@ -6,10 +6,15 @@ default selection (preview), counts per file, messages and the knowledge entry.
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import pytest
 
 from mldebt.catalog import load_catalog
+from mldebt.config import Overrides
 from mldebt.rules.unseeded_randomness._common import RandomnessKnowledge
+from mldebt.scan import ScanRequest, run_scan
 from mldebt.testing import scan_snippets
 
 
@@ -23,9 +28,9 @@ def lines(code: str, rule: str, path: str = "src/train.py") -> list[int]:
     return [f.line for f in findings(code, rule, path)]
 
 
-def test_both_rules_are_preview_and_in_the_unseeded_randomness_family():
+def test_the_rules_are_preview_and_in_the_unseeded_randomness_family():
     specs = {s.code: s for s in load_catalog().rules if s.code.startswith("MLD7")}
-    assert set(specs) == {"MLD701", "MLD702"}
+    assert set(specs) == {"MLD701", "MLD702", "MLD703"}
     for spec in specs.values():
         assert spec.status == "preview"
         assert spec.smell == "unseeded-randomness"
@@ -91,9 +96,10 @@ GLOBAL = [
             return x + np.random.normal(0, 0.1, x.shape)
         def main():
             torch.randperm(10)
+            random.shuffle([1, 2])
         if __name__ == "__main__":
             main()
-        """, [5], id="one-per-file"),
+        """, [5, 7, 9], id="one-per-generator"),
     pytest.param("""\
         import numpy as np
         import torch
@@ -146,8 +152,10 @@ def test_global_rng_message_names_calls_and_confidence():
             m.bias.data = np.random.randn(3)
             nn.init.kaiming_normal_(m.other)
         """
-    (f,) = findings(code, "MLD702")
-    assert "torch.nn.init.kaiming_normal_, numpy.random.randn; 3 calls" in f.message
+    torch, numpy = findings(code, "MLD702")
+    assert "(torch.nn.init.kaiming_normal_; 2 calls)" in torch.message
+    assert "random generator of `numpy.random` (numpy.random.randn; 1 call)" in numpy.message
+    f = torch
     assert "caller in another file" in f.message
     assert f.confidence.value == "low" and f.severity.value == "info"
 
@@ -184,3 +192,174 @@ def test_generator_recreated_with_a_seed_is_not_reported():
                 self.rng = random.Random(epoch)
         """
     assert lines(code, "MLD702") == []
+
+
+# --- TensorFlow draws (MLD702) -----------------------------------------------------------
+
+TF = [
+    pytest.param("""\
+        import tensorflow as tf
+        x = tf.random.uniform([3])
+        y = tf.random.shuffle(x)
+        """, [2], id="tf-random"),
+    pytest.param("""\
+        import tensorflow as tf
+        import random
+        random.seed(0)
+        x = tf.random.uniform([3])
+        """, [4], id="python-seed-does-not-seed-tf"),
+    pytest.param("""\
+        import tensorflow as tf
+        import numpy as np
+        random.seed(0)
+        tf.random.set_seed(0)
+        x = tf.random.uniform([3])
+        y = np.random.rand(3)
+        """, [], id="tf-seed-and-any-seed"),
+    pytest.param("""\
+        from tensorflow import keras
+        def build():
+            return keras.layers.Dense(4, kernel_initializer=keras.initializers.HeNormal())
+        """, [3], id="keras-initializer"),
+    pytest.param("""\
+        import tensorflow as tf
+        g = tf.random.Generator.from_non_deterministic_state()
+        h = tf.random.Generator.from_seed(1)
+        """, [2], id="tf-generator"),
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), TF)
+def test_tensorflow_draws(code, expected):
+    assert lines(code, "MLD702") == expected
+
+
+# --- seeded at the entry point: multi-file projects on disk ------------------------------
+
+HELPER = """\
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader
+
+    def jitter(x):
+        return x + np.random.normal(0, 0.1)
+
+    def loader(ds):
+        return DataLoader(ds, batch_size=4, shuffle=True)
+    """
+SEEDED = """\
+    import torch
+    from pkg import helpers
+
+    def main():
+        torch.manual_seed(0)
+        helpers.jitter(1.0)
+
+    if __name__ == "__main__":
+        main()
+    """
+UNSEEDED = """\
+    from pkg.helpers import jitter, loader
+
+    if __name__ == "__main__":
+        loader(jitter([1.0]))
+    """
+
+
+def scan_project(tmp_path: Path, files: dict[str, str], rules=("MLD702", "MLD703")):
+    for name, code in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(code))
+    report = run_scan(ScanRequest(targets=(tmp_path,), jobs=1, overrides=Overrides(select=list(rules))))
+    assert not report.errors, report.errors
+    return sorted((f.rule, f.path, f.line, f.confidence.value) for f in report.findings)
+
+
+def test_seeded_entry_point_seeds_the_helper_module(tmp_path):
+    found = scan_project(tmp_path, {"pkg/__init__.py": "", "pkg/helpers.py": HELPER, "train.py": SEEDED})
+    assert found == []
+
+
+def test_unseeded_entry_point_leaves_the_finding_in_the_helper_module(tmp_path):
+    found = scan_project(tmp_path, {"pkg/__init__.py": "", "pkg/helpers.py": HELPER, "train.py": UNSEEDED})
+    assert found == [("MLD702", "pkg/helpers.py", 6, "medium"), ("MLD703", "pkg/helpers.py", 9, "medium")]
+
+
+def test_one_unseeded_entry_point_among_two_is_enough(tmp_path):
+    files = {"pkg/__init__.py": "", "pkg/helpers.py": HELPER, "train.py": SEEDED, "evaluate.py": UNSEEDED}
+    found = scan_project(tmp_path, files)
+    assert [f[:3] for f in found] == [("MLD702", "pkg/helpers.py", 6), ("MLD703", "pkg/helpers.py", 9)]
+
+
+def test_transitive_import_and_imported_seed_helper(tmp_path):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/helpers.py": HELPER,
+        "pkg/training.py": "from pkg.helpers import loader\ndef fit(ds):\n    return loader(ds)\n",
+        "pkg/utils.py": "import random\nimport torch\ndef set_up(cfg):\n    torch.manual_seed(cfg.seed)\n",
+        "run.py": "from pkg.utils import set_up\nfrom pkg.training import fit\nset_up(cfg)\nfit(ds)\n",
+    }
+    assert scan_project(tmp_path, files) == []
+
+
+def test_library_module_without_entry_point_stays_low_confidence(tmp_path):
+    found = scan_project(tmp_path, {"pkg/__init__.py": "", "pkg/helpers.py": HELPER})
+    assert found == [("MLD702", "pkg/helpers.py", 6, "low"), ("MLD703", "pkg/helpers.py", 9, "low")]
+
+
+def test_module_level_draw_is_not_seeded_by_the_importer(tmp_path):
+    files = {"pkg/__init__.py": "",
+             "pkg/noise.py": "import numpy as np\nimport torch\nNOISE = np.random.rand(3)\n",
+             "train.py": SEEDED.replace("helpers", "noise").replace("noise.jitter(1.0)", "print(noise.NOISE)")}
+    assert scan_project(tmp_path, files, rules=("MLD702",)) == [("MLD702", "pkg/noise.py", 3, "medium")]
+
+
+def test_numpy_seed_does_not_seed_a_torch_loader(tmp_path):
+    entry = SEEDED.replace("torch.manual_seed(0)", "np.random.seed(0)").replace("import torch", "import numpy as np")
+    found = scan_project(tmp_path, {"pkg/__init__.py": "", "pkg/helpers.py": HELPER, "train.py": entry})
+    assert found == [("MLD703", "pkg/helpers.py", 9, "medium")]
+
+
+# --- MLD703 forms -------------------------------------------------------------------------
+
+SHUFFLE = [
+    pytest.param("""\
+        import torch
+        from torch.utils import data
+        a = data.DataLoader(ds, 32, True)
+        b = data.DataLoader(ds, batch_size=32, shuffle=cfg.shuffle)
+        c, d = data.random_split(ds, [8, 2])
+        e, f = data.random_split(ds, [8, 2], generator=torch.Generator().manual_seed(0))
+        """, [], id="manual-seed-of-a-generator-counts-as-a-seed"),
+    pytest.param("""\
+        from torch.utils import data
+        a = data.DataLoader(ds, 32, True)
+        b = data.DataLoader(ds, batch_size=32, shuffle=cfg.shuffle)
+        c, d = data.random_split(ds, [8, 2])
+        """, [2, 4], id="torch-forms"),
+    pytest.param("""\
+        import tensorflow as tf
+        files = tf.data.Dataset.list_files("x/*.tfrecord")
+        def make(files):
+            return files.shuffle(10)
+        ds = files.interleave(tf.data.TFRecordDataset).shuffle(100, reshuffle_each_iteration=True)
+        other = load().shuffle(100)
+        s = ds.shuffle(100, 3)
+        """, [5], id="tf-forms"),
+]
+
+
+@pytest.mark.parametrize(("code", "expected"), SHUFFLE)
+def test_data_shuffle_forms(code, expected):
+    assert lines(code, "MLD703") == expected
+
+
+def test_reexports_seed_but_do_not_raise_confidence(tmp_path):
+    reexport = {"pkg/__init__.py": "from pkg.helpers import jitter\n", "pkg/helpers.py": HELPER}
+    seeded = "import torch\nfrom pkg import jitter\nif __name__ == '__main__':\n    torch.manual_seed(0)\n    jitter(1.0)\n"
+    unseeded = "from pkg import jitter\nif __name__ == '__main__':\n    jitter(1.0)\n"
+    assert scan_project(tmp_path / "a", {**reexport, "cli.py": seeded}, rules=("MLD702",)) == []
+    # a command-line tool reaching the module only through a package's re-exports: a library
+    assert scan_project(tmp_path / "b", {**reexport, "cli.py": unseeded}, rules=("MLD702",)) == [
+        ("MLD702", "pkg/helpers.py", 6, "low")]

@@ -17,6 +17,8 @@ class RandomnessKnowledge:
     global_draw_functions: frozenset[str]
     seeding: frozenset[str]
     generators: Mapping[str, str]  # qualified constructor -> seed keyword
+    seeding_scope: Mapping[str, frozenset[str]]  # seeding call -> frameworks it seeds
+    shuffles: Mapping[str, Any]  # the `shuffles` entry (MLD703)
 
     @classmethod
     def of(cls, knowledge: Mapping[str, Any]) -> RandomnessKnowledge:
@@ -28,14 +30,22 @@ class RandomnessKnowledge:
             global_draw_functions=frozenset(kb.get("global_draw_functions", ())),
             seeding=frozenset(kb.get("seeding", ())),
             generators=dict(kb.get("generators", {}) or {}),
+            seeding_scope={q: frozenset(v) for q, v in (kb.get("seeding_scope", {}) or {}).items()},
+            shuffles=dict(kb.get("shuffles", {}) or {}),
         )
+
+    def seeded_frameworks(self, qualified: str | None) -> frozenset[str]:
+        """What a seeding call seeds: its `seeding_scope`, else everything (``*``)."""
+        if qualified is not None and qualified in self.seeding_scope:
+            return self.seeding_scope[qualified]
+        return frozenset({"*"})
 
     def is_global_draw(self, qualified: str) -> bool:
         if qualified in self.global_draw_functions:
             return True
         module, _, fn = qualified.rpartition(".")
         excluded = self.global_draws.get(module)
-        return excluded is not None and not fn.startswith("_") and fn not in excluded
+        return excluded is not None and not fn.startswith(("_", "stateless")) and fn not in excluded
 
     def is_seeding(self, qualified: str | None, func: cst.BaseExpression) -> bool:
         if qualified is not None and qualified in self.seeding:
@@ -56,6 +66,15 @@ def keyword(node: cst.Call, name: str) -> cst.Arg | None:
 
 def has_star_kwargs(node: cst.Call) -> bool:
     return any(a.star == "**" for a in node.args)
+
+
+def seeded_call(node: cst.Call) -> bool:
+    """A call given its own seed or generator (`tf.random.normal(s, seed=1)`,
+    `torch.randn(3, generator=g)`), or `**kwargs` that may hold one."""
+    if has_star_kwargs(node):
+        return True
+    return any(a.keyword is not None and a.keyword.value in ("seed", "generator", "rng", "random_state")
+               and not is_none(a.value) for a in node.args)
 
 
 def is_none(expr: cst.BaseExpression) -> bool:

@@ -1,0 +1,224 @@
+"""Seeding reachable across files: what MLD702 and MLD703 share in the project phase.
+
+In the file phase a :class:`SeedTracking` rule records, per file, one ``<kind>:file`` fact:
+the modules it imports, the frameworks it seeds anywhere (``*`` for a seed of unknown scope,
+such as a project's ``set_seed(...)``), the project functions it calls, the functions it
+defines that seed (and what those call), and whether it is an entry point (a ``__main__``
+guard outside a package ``__init__``, a ``__main__.py``, a notebook; or a module outside a
+package, imported by no other, that calls functions at module level). In the project phase
+:class:`Seeding` answers "is a draw in module M seeded": M seeds itself, or every entry
+point that imports M (transitively) seeds, directly or through a helper function of the
+project it calls. An unseeded entry point raises the finding's confidence only when it
+imports M without going through a package's ``__init__`` re-exports.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import libcst as cst
+
+from mldebt.rules.base import FileContext, FileFacts, ProjectRule, ProjectView, Sink
+from mldebt.rules.names import dotted, import_base
+from mldebt.rules.unseeded_randomness._common import RandomnessKnowledge
+
+ANY = "*"
+_HELPER_DEPTH = 4  # helpers calling helpers that seed
+
+
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    left, right = test.left, test.comparisons[0].comparator
+    names = {n.value for n in (left, right) if isinstance(n, cst.Name)}
+    strings = {n.evaluated_value for n in (left, right) if isinstance(n, cst.SimpleString)}
+    return names == {"__name__"} and strings == {"__main__"}
+
+
+class SeedTracking(ProjectRule):
+    """File phase: seeds, imports, calls and entry point of the file (see the module docstring)."""
+
+    KIND: ClassVar[str] = ""
+
+    def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
+        super().__init__(ctx, code, options, sink)
+        self.k = RandomnessKnowledge.of(ctx.knowledge)
+        self._imports: set[str] = set()
+        self._seeds: set[str] = set()
+        self._calls: set[str] = set()
+        self._helpers: dict[str, set[str]] = {}  # top-level function -> frameworks it seeds
+        self._helper_calls: dict[str, set[str]] = {}  # top-level function -> callees
+        self._entry = ctx.path.endswith((".ipynb", "__main__.py"))
+        self._runs = False  # calls at module level: a script without a guard, if nothing imports it
+        self._outer: list[str] = []  # the enclosing top-level function (one entry at most)
+        self._depth = 0
+
+    # -- structure -------------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self._depth == 0 and self.ctx.scope == "<module>":
+            self._outer.append(node.name.value)
+        self._depth += 1
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._outer:
+            self._outer.pop()
+
+    def visit_If(self, node: cst.If) -> None:
+        # a package's `__init__` is imported, not run (`python -m pkg` runs `__main__.py`)
+        if self.ctx.function is None and _is_main_guard(node.test) and not self.ctx.path.endswith("__init__.py"):
+            self._entry = True
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if self.ctx.function is None and self.ctx.scope == "<module>" and isinstance(node.value, cst.Call):
+            self._runs = True
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self._imports.update(d for a in node.names if (d := dotted(a.name)) is not None)  # type: ignore[arg-type]
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        base = import_base(self.ctx.module, self.ctx.names.is_package, node)
+        if base is None:
+            return
+        self._imports.add(base)
+        if not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                name = alias.name.value if isinstance(alias.name, cst.Name) else dotted(alias.name)
+                if name is not None:
+                    self._imports.add(f"{base}.{name}" if base else name)
+
+    # -- seeds -----------------------------------------------------------------------
+    def seeding(self, node: cst.Call, q: str | None) -> bool:
+        """Record ``node`` when it seeds (or calls a project function); True when it seeds."""
+        if self.k.is_seeding(q, node.func):
+            frameworks = self.k.seeded_frameworks(q)
+            self._seeds.update(frameworks)
+            if self._outer:
+                self._helpers.setdefault(self._outer[-1], set()).update(frameworks)
+            return True
+        callee = q
+        if callee is None and isinstance(node.func, cst.Name) and node.func.value in self.ctx.names.local_defs:
+            callee = f"{self.ctx.module}.{node.func.value}"
+        if callee is not None and callee.split(".", 1)[0] not in self.k.ml_packages:
+            if self._outer:
+                self._helper_calls.setdefault(self._outer[-1], set()).add(callee)
+            self._calls.add(callee)
+        return False
+
+    def is_ml(self) -> bool:
+        heads = {q.split(".", 1)[0] for q in self.ctx.names.aliases.values()}
+        return bool(heads & self.k.ml_packages)
+
+    def finish(self) -> None:
+        self.fact(f"{self.KIND}:file", None, imports=sorted(self._imports), seeds=sorted(self._seeds),
+                  calls=sorted(self._calls), entry=self._entry,
+                  runs=self._runs and not self.ctx.path.endswith("__init__.py"),
+                  helpers={f: sorted(s) for f, s in self._helpers.items()},
+                  helper_calls={f: sorted(s) for f, s in self._helper_calls.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    seeded: bool
+    unseeded_entry: str | None = None  # an entry point importing the module that does not seed
+    has_entries: bool = False
+
+
+class Seeding:
+    """Project phase: which modules are seeded, for a framework, where they run."""
+
+    def __init__(self, project: ProjectView, kind: str) -> None:
+        self.files: dict[str, FileFacts] = {}
+        self.data: dict[str, Mapping[str, Any]] = {}
+        for ff, fact in facts_of_kind(project, kind):
+            self.files[ff.module] = ff
+            self.data[ff.module] = fact.data
+        self.importers: dict[str, set[str]] = {m: set() for m in self.data}
+        for m, d in self.data.items():
+            if self.files[m].is_test:
+                continue
+            for imp in d.get("imports", ()):
+                if imp in self.data and imp != m:
+                    self.importers[imp].add(m)
+        helpers: dict[str, set[str]] = {}
+        calls: dict[str, set[str]] = {}
+        for m, d in self.data.items():
+            for fn, fws in (d.get("helpers") or {}).items():
+                helpers[f"{m}.{fn}"] = set(fws)
+            for fn, cs in (d.get("helper_calls") or {}).items():
+                calls[f"{m}.{fn}"] = set(cs)
+        for _ in range(_HELPER_DEPTH):  # a helper seeds what the helpers it calls seed
+            changed = False
+            for fn, cs in calls.items():
+                got = set().union(*(helpers.get(c, set()) for c in cs)) if cs else set()
+                if not got <= helpers.get(fn, set()):
+                    helpers.setdefault(fn, set()).update(got)
+                    changed = True
+            if not changed:
+                break
+        self.helpers = helpers
+
+    def seeds(self, module: str) -> set[str]:
+        d = self.data.get(module, {})
+        out = set(d.get("seeds", ()))
+        for c in d.get("calls", ()):
+            out |= self.helpers.get(c, set())
+        return out
+
+    def covers(self, module: str, framework: str | None) -> bool:
+        """``framework`` None: any seed counts."""
+        s = self.seeds(module)
+        return bool(s) if framework is None else (ANY in s or framework in s)
+
+    def entries(self, module: str) -> list[tuple[str, bool]]:
+        """The entry points that import ``module`` (transitively), without it, each with
+        whether the chain of imports passes through a package's ``__init__`` (a re-export:
+        in a library, every module is reachable that way from any command-line tool)."""
+        seen, queue, out = {module}, deque([(module, False)]), []
+        while queue:  # breadth first: an entry is first reached by its most direct chain
+            m, via_init = queue.popleft()
+            for imp in sorted(self.importers.get(m, ())):
+                if imp in seen:
+                    continue
+                seen.add(imp)
+                through = via_init or self.files[imp].path.endswith("__init__.py")
+                queue.append((imp, through))
+                d = self.data[imp]
+                if d.get("entry") or (d.get("runs") and not self.importers.get(imp) and not self._in_package(imp)):
+                    out.append((imp, through))
+        return out
+
+    def _in_package(self, module: str) -> bool:
+        """A module of a package (its ``__init__`` analysed): a library module, not a script."""
+        parent = module.rpartition(".")[0]
+        return bool(parent) and parent in self.data
+
+    def verdict(self, module: str, framework: str | None, top_level: bool = False) -> Verdict:
+        if self.covers(module, framework):
+            return Verdict(True)
+        if top_level:  # runs at import time, before any entry point's seed
+            return Verdict(False)
+        entries = self.entries(module)
+        if not entries:
+            return Verdict(False)
+        unseeded = [(e, via_init) for e, via_init in entries if not self.covers(e, framework)]
+        if not unseeded:
+            return Verdict(True, has_entries=True)
+        direct = next((e for e, via_init in unseeded if not via_init), None)
+        if direct is None:  # only through re-exports: judged as a library module
+            return Verdict(False)
+        return Verdict(False, self.files[direct].path, has_entries=True)
+
+def facts_of_kind(project: ProjectView, kind: str) -> Iterable[tuple[FileFacts, Any]]:
+    for ff in project.files():
+        for fact in ff.facts:
+            if fact.kind == kind:
+                yield ff, fact
+
+
+def framework_of(qualified: str) -> str:
+    head = qualified.split(".", 1)[0]
+    return "tensorflow" if head in ("tensorflow", "keras", "tf_keras") else head
