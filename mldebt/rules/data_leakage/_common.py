@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from mldebt.rules.names import NameResolver, dotted
 
 FIT_METHODS = frozenset({"fit", "fit_transform", "fit_resample", "fit_sample"})
+# fitting methods only transformers and resamplers have, whatever their class
+LEARNT_OUTPUT_METHODS = frozenset({"fit_transform", "fit_resample"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,11 @@ class Leakage:
         return cls(tuple(k.get("transformer_prefixes", ())), frozenset(k.get("transformers", ())),
                    frozenset(k.get("stateless", ())), frozenset(k.get("split_functions", ())),
                    frozenset(k.get("wrappers", ())), re.compile(k.get("test_data_names", r"(?!)")))
+
+    @property
+    def library_roots(self) -> frozenset[str]:
+        """Top-level packages the knowledge lists transformers of (sklearn, imblearn...)."""
+        return frozenset(q.partition(".")[0] for q in (*self.prefixes, *self.classes, *self.stateless))
 
     def is_transformer(self, qualified: str | None) -> bool:
         if qualified is None or qualified in self.stateless:
@@ -57,12 +65,19 @@ def fitted_class(call: cst.Call, names: NameResolver, know: Leakage,
     if not isinstance(func, cst.Attribute) or func.attr.value not in FIT_METHODS or not call.args:
         return None
     receiver = func.value
+    method = func.attr.value
     if isinstance(receiver, cst.Call):
         q = names.call_name(receiver)
-        return (q, func.attr.value) if q is not None and know.is_transformer(q) else None
+        if q is not None and know.is_transformer(q):
+            return q, method
+        # only transformers and resamplers have these: a project helper's pipeline, say
+        # (``make_preprocessor(cols).fit_transform(X)``)
+        if q is None or method not in LEARNT_OUTPUT_METHODS or q.partition(".")[0] in know.library_roots:
+            return None  # a library's own classes are judged by the lists above
+        return f"{q}()", method
     key = dotted(receiver)
     q = objects.get(key) if key is not None else None
-    return (q, func.attr.value) if q is not None else None
+    return (q, method) if q is not None else None
 
 
 def data_key(expr: cst.BaseExpression) -> tuple[str, bool] | None:
@@ -72,3 +87,23 @@ def data_key(expr: cst.BaseExpression) -> tuple[str, bool] | None:
         expr, exact = expr.value, False
     key = dotted(expr)
     return (key, exact) if key is not None else None
+
+
+
+class Lines:
+    """Lines of nodes other than the reported one, to name them in a message.
+
+    The engine locates only reported nodes; this resolves libcst positions for the whole
+    module once, the first time a rule asks (a rule asks only when it reports)."""
+
+    def __init__(self) -> None:
+        self.module: cst.Module | None = None
+        self._positions: Mapping[cst.CSTNode, Any] | None = None
+
+    def line(self, node: cst.CSTNode) -> int | None:
+        if self.module is None:
+            return None
+        if self._positions is None:
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        pos = self._positions.get(node)
+        return pos.start.line if pos is not None else None

@@ -8,7 +8,13 @@ import libcst as cst
 
 from mldebt.model import Confidence
 from mldebt.rules.base import FileContext, Invalid, Rule, Sink
-from mldebt.rules.data_leakage._common import Leakage, data_key, fitted_class, short
+from mldebt.rules.data_leakage._common import (
+    Leakage,
+    Lines,
+    data_key,
+    fitted_class,
+    short,
+)
 from mldebt.rules.names import dotted
 
 
@@ -130,7 +136,11 @@ class PreprocessingFitBeforeSplit(Rule):
         self.know = Leakage.from_knowledge(ctx.knowledge)
         self.scopes = [_Scope()]
         self._reported: set[int] = set()
-        self._seen_text: dict[str, int] = {}
+        self.lines = Lines()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        if not self.ctx.path.endswith(".ipynb"):  # a notebook's joined lines would mislead
+            self.lines.module = node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.scopes.append(_Scope())
@@ -144,12 +154,13 @@ class PreprocessingFitBeforeSplit(Rule):
         if hit is None:
             return
         arg = node.args[0]
-        key = data_key(arg.value) if arg.keyword is None and not arg.star else None
-        if key is None:
+        if arg.star:
             return
         fit = _Fit(node, hit[0], hit[1], " ".join(self.ctx.code_for(arg.value).split()))
-        scope.tainted[key[0]] = (fit, key[1])
-        scope.fits[id(node)] = fit
+        scope.fits[id(node)] = fit  # its result carries the fit even when its data has no name
+        key = data_key(arg.value) if arg.keyword is None else None
+        if key is not None:
+            scope.tainted[key[0]] = (fit, key[1])
         func = node.func
         if isinstance(func, cst.Attribute) and (name := dotted(func.value)) is not None:
             scope.fitted[name] = fit
@@ -157,19 +168,28 @@ class PreprocessingFitBeforeSplit(Rule):
     def leave_Call(self, node: cst.Call) -> None:
         if self.ctx.names.call_name(node) not in self.know.splitters:
             return
-        text = self.ctx.code_for(node)
-        nth = self._seen_text[text] = self._seen_text.get(text, 0) + 1
         for arg in node.args:
             if arg.keyword is not None:
                 continue
             found = self._taint(arg.value)
             if found is not None and id(found[0].call) not in self._reported:
                 self._reported.add(id(found[0].call))
-                self._report(found[0], found[1], node, text, nth)
+                self._report(found[0], found[1], node)
 
     def leave_Assign(self, node: cst.Assign) -> None:
-        scope, value = self.scopes[-1], node.value
-        keys = [k for t in node.targets for k in _target_keys(t.target)]
+        for t in node.targets:
+            target, value = t.target, node.value
+            if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
+                    and len(target.elements) == len(value.elements) \
+                    and not any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
+                for te, ve in zip(target.elements, value.elements, strict=True):  # `X, y = a[:, :-1], a[:, -1]`
+                    self._bind(te.value, ve.value)
+            else:
+                self._bind(target, value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        scope = self.scopes[-1]
+        keys = _target_keys(target)
         q = self.ctx.names.call_name(value)
         fit = scope.fits.get(id(value))
         fit_obj = fit if fit is not None and fit.method == "fit" else None
@@ -216,9 +236,9 @@ class PreprocessingFitBeforeSplit(Rule):
             hit = scope.tainted.get(name) if name is not None else None
             return (hit[0], hit[1] and exact) if hit is not None else None
 
-    def _report(self, fit: _Fit, exact: bool, split: cst.Call, text: str, nth: int) -> None:
-        where = _line_of(self.ctx.source, text, nth)
-        at = f" at line {where}" if where else ""
+    def _report(self, fit: _Fit, exact: bool, split: cst.Call) -> None:
+        where = self.lines.line(split)
+        at = f" at line {where}" if where else " later"
         split_name = " ".join(self.ctx.code_for(split.func).split())
         self.report(
             fit.call,
@@ -226,19 +246,8 @@ class PreprocessingFitBeforeSplit(Rule):
             "data into train and test: statistics of the test rows leak into training.",
             confidence=None if exact else Confidence.MEDIUM)
 
-
 def _target_keys(target: cst.BaseExpression) -> list[tuple[str, bool]]:
     if isinstance(target, (cst.Tuple, cst.List)):
         return [k for e in target.elements for k in _target_keys(e.value)]
     key = data_key(target)
     return [key] if key is not None else []
-
-
-def _line_of(source: str, text: str, nth: int) -> int | None:
-    """The line of the ``nth`` occurrence of ``text`` (the walk sees calls in source order)."""
-    at = -1
-    for _ in range(nth):
-        at = source.find(text, at + 1)
-        if at < 0:
-            return None
-    return source.count("\n", 0, at) + 1
