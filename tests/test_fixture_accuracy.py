@@ -9,8 +9,10 @@ to the real debt, must not be reported for those smells.
 the project is labelled for (a project with no debt of a smell still lists it, so that any
 finding there counts as a false positive). The real scan runs on each project with its own
 configuration; the findings of the covered smells are matched to the labels by
-(path, line, smell). Every project/smell pair, and the
-totals per smell, must reach MIN_PRECISION and MIN_RECALL. A failure lists the false
+(path, line, smell). The totals per smell must reach MIN_PRECISION and MIN_RECALL, and so
+must every project/smell pair, except that a pair with fewer than SMALL labels may miss one
+(with 8 labels one miss is 87.5%) and a pair with fewer than SMALL findings may have one
+false positive: those rows still count in the totals. A failure lists the false
 positives and the misses so they can be fixed (in the rule, or in the labels when the
 labels are wrong).
 
@@ -29,6 +31,7 @@ import pytest
 import yaml
 
 from mldebt.catalog import load_catalog
+from mldebt.config import Overrides
 from mldebt.model import Finding, Report
 from mldebt.parsing import notebook_source
 from mldebt.scan import ScanRequest, run_scan
@@ -40,9 +43,14 @@ SMELLS = (
     "undeclared-data-dependency",
     "pipeline-jungle",
     "glue-code",
+    "configuration-debt",
+    "unseeded-randomness",
+    "data-leakage",
+    "ml-api-misuse",
 )
 MIN_PRECISION = 0.9
 MIN_RECALL = 0.9
+SMALL = 10  # below this many labels (findings), one miss (false positive) is sampling noise
 OVERALL = "all projects"
 
 Key = tuple[str, int, str]  # (project-relative POSIX path, line, smell)
@@ -152,7 +160,8 @@ def load_labels(project: Path) -> dict[Key, Label]:
 
 @functools.lru_cache(maxsize=None)
 def scan(project: Path) -> Report:
-    return run_scan(ScanRequest(targets=(project,), jobs=1))
+    # preview on: rules still in preview are scored too (the measurement that promotes them)
+    return run_scan(ScanRequest(targets=(project,), jobs=1, overrides=Overrides(preview=True)))
 
 
 def project_path(report: Report, project: Path, path: str) -> str:
@@ -196,6 +205,11 @@ class Score:
         return self.tp / self.labelled if self.labelled else None
 
     def ok(self) -> bool:
+        if self.project != OVERALL:
+            small_recall = self.labelled < SMALL and self.fn <= 1
+            small_precision = self.tp + self.fp < SMALL and self.fp <= 1
+            return (small_precision or self.precision is None or self.precision >= MIN_PRECISION) and (
+                small_recall or self.recall is None or self.recall >= MIN_RECALL)
         return all(v is None or v >= floor for v, floor in
                    ((self.precision, MIN_PRECISION), (self.recall, MIN_RECALL)))
 
@@ -287,6 +301,19 @@ def test_the_catalog_has_rules_for_both_smells():
     have = {r.smell for r in load_catalog().rules}
     missing = [s for s in SMELLS if s not in have]
     assert not missing, f"no rule in the catalog detects {missing}"
+
+
+def test_small_pairs_may_miss_one_but_totals_may_not():
+    def score(project: str, labelled: int, tp: int, fp: int) -> Score:
+        s = Score(project, "data-leakage", labelled, tp)
+        s.false_positives = [f"fp {i}" for i in range(fp)]
+        s.misses = [f"miss {i}" for i in range(labelled - tp)]
+        return s
+
+    assert score("p", 8, 7, 0).ok() and not score("p", 8, 6, 0).ok()  # one miss of 8 is allowed, two not
+    assert score("p", 7, 7, 1).ok() and not score("p", 7, 7, 2).ok()
+    assert not score("p", 20, 17, 0).ok()  # a large pair keeps the floor
+    assert not score(OVERALL, 8, 7, 0).ok()  # and so do the totals
 
 
 @pytest.mark.parametrize("project", PROJECTS, ids=IDS)
