@@ -418,7 +418,7 @@ CONCAT = [
         import torch
         while not done:
             tokens = torch.cat([tokens, next_token(tokens)], dim=-1)
-        """, [3], id="generation-loop-reads-it"),
+        """, [], id="generation-loop-reads-it"),
     pytest.param("""\
         import torch
         def f(xs):
@@ -450,10 +450,10 @@ def test_reassignment_chains_stay_fast_and_resolved():
     assert sorted((f.rule, f.line) for f in report.findings) == [("MLD901", 86), ("MLD902", 85), ("MLD909", 87)]
 
 
-def test_concat_read_in_the_loop_is_low_confidence_with_a_preallocation_hint():
+def test_concat_read_in_the_loop_is_not_flagged_an_accumulator_is():
+    # decoding feeds the sequence so far to the model each step: judged not worth a finding
     code = "import torch\nwhile not done:\n    tokens = torch.cat([tokens, next_token(tokens)], dim=-1)\n"
-    (f,) = findings(code, "MLD909")
-    assert f.confidence.value == "low" and "Preallocate" in f.message
+    assert findings(code, "MLD909") == []
     code = "import torch\nfor b in loader:\n    preds = torch.cat([preds, model(b)])\n"
     (f,) = findings(code, "MLD909")
     assert f.confidence.value == "high" and "list" in f.message
