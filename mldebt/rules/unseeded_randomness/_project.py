@@ -8,8 +8,15 @@ guard outside a package ``__init__``, a ``__main__.py``, a notebook; or a module
 package, imported by no other, that calls functions at module level). In the project phase
 :class:`Seeding` answers "is a draw in module M seeded": M seeds itself, or every entry
 point that imports M (transitively) seeds, directly or through a helper function of the
-project it calls. An unseeded entry point raises the finding's confidence only when it
-imports M without going through a package's ``__init__`` re-exports.
+project it calls. An unseeded entry point raises the finding's confidence only when its
+import chain to M is direct: it imports M, or imports by name a module that imports M, and
+never goes through a package's ``__init__`` re-exports (a command-line utility of a library
+reaches most of the library through long chains of imports it does not run).
+
+Classes: for each top-level class the fact keeps its bases (qualified through the file's
+imports) and what its ``__init__`` seeds and calls. A draw in a method of a class whose
+``__init__``, or the ``__init__`` of a base class of the project (in any file), seeds,
+directly or through a helper, is seeded: the object cannot exist before the seed.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from mldebt.rules.unseeded_randomness._common import RandomnessKnowledge
 
 ANY = "*"
 _HELPER_DEPTH = 4  # helpers calling helpers that seed
+_DIRECT_DEPTH = 2  # import edges from an entry point to a module it runs directly
+_MODULE_BASES = ("torch.nn.", "tensorflow.keras.layers.", "tensorflow.keras.Model", "keras.layers.",
+                 "keras.Model", "tensorflow.Module", "flax.linen.Module")
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
@@ -55,17 +65,41 @@ class SeedTracking(ProjectRule):
         self._runs = False  # calls at module level: a script without a guard, if nothing imports it
         self._outer: list[str] = []  # the enclosing top-level function (one entry at most)
         self._depth = 0
+        self._classes: dict[str, dict[str, Any]] = {}  # top-level class -> bases, seeds/calls of __init__
+        self.cls: str | None = None  # the enclosing top-level class
+        self._init: cst.FunctionDef | None = None  # its `__init__`, while inside it
+
+    # -- classes ---------------------------------------------------------------------
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if self.cls is None and self.ctx.scope == "<module>":
+            self.cls = node.name.value
+            bases = []
+            for a in node.bases:
+                q = self.ctx.names.qualified(a.value)
+                if q is None and isinstance(a.value, cst.Name) and a.value.value in self.ctx.names.local_defs:
+                    q = f"{self.ctx.module}.{a.value.value}"
+                if q is not None:
+                    bases.append(q)
+            self._classes[node.name.value] = {"bases": bases, "seeds": set(), "calls": set()}
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        if self.cls == node.name.value and self.ctx.scope == "<module>":
+            self.cls = None
 
     # -- structure -------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if self._depth == 0 and self.ctx.scope == "<module>":
             self._outer.append(node.name.value)
+        if self.cls is not None and self.ctx.scope == self.cls and node.name.value == "__init__":
+            self._init = node
         self._depth += 1
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._depth -= 1
         if self._depth == 0 and self._outer:
             self._outer.pop()
+        if node is self._init:
+            self._init = None
 
     def visit_If(self, node: cst.If) -> None:
         # a package's `__init__` is imported, not run (`python -m pkg` runs `__main__.py`)
@@ -98,6 +132,8 @@ class SeedTracking(ProjectRule):
             self._seeds.update(frameworks)
             if self._outer:
                 self._helpers.setdefault(self._outer[-1], set()).update(frameworks)
+            if self._init is not None and self.cls is not None:
+                self._classes[self.cls]["seeds"].update(frameworks)
             return True
         callee = q
         if callee is None and isinstance(node.func, cst.Name) and node.func.value in self.ctx.names.local_defs:
@@ -105,6 +141,8 @@ class SeedTracking(ProjectRule):
         if callee is not None and callee.split(".", 1)[0] not in self.k.ml_packages:
             if self._outer:
                 self._helper_calls.setdefault(self._outer[-1], set()).add(callee)
+            if self._init is not None and self.cls is not None:
+                self._classes[self.cls]["calls"].add(callee)
             self._calls.add(callee)
         return False
 
@@ -117,7 +155,9 @@ class SeedTracking(ProjectRule):
                   calls=sorted(self._calls), entry=self._entry,
                   runs=self._runs and not self.ctx.path.endswith("__init__.py"),
                   helpers={f: sorted(s) for f, s in self._helpers.items()},
-                  helper_calls={f: sorted(s) for f, s in self._helper_calls.items()})
+                  helper_calls={f: sorted(s) for f, s in self._helper_calls.items()},
+                  classes={c: {"bases": d["bases"], "seeds": sorted(d["seeds"]), "calls": sorted(d["calls"])}
+                           for c, d in self._classes.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +200,54 @@ class Seeding:
             if not changed:
                 break
         self.helpers = helpers
+        self.classes: dict[str, Mapping[str, Any]] = {}
+        by_name: dict[str, list[str]] = {}
+        for m, d in self.data.items():
+            for c, cd in (d.get("classes") or {}).items():
+                self.classes[f"{m}.{c}"] = cd
+                by_name.setdefault(c, []).append(f"{m}.{c}")
+        # a base imported through a package's re-export (`from pkg import Base`): by its name, if unique
+        self._by_name = {c: qs[0] for c, qs in by_name.items() if len(qs) == 1}
+
+    def _class(self, qualified: str) -> str | None:
+        if qualified in self.classes:
+            return qualified
+        return self._by_name.get(qualified.rpartition(".")[2])
+
+    def _ancestors(self, qualified: str) -> tuple[list[str], list[str]]:
+        """The project classes ``qualified`` is or derives from, and the bases outside the project."""
+        own: list[str] = []
+        outside: list[str] = []
+        queue = deque([qualified])
+        while queue and len(own) < 32:
+            c = self._class(queue.popleft())
+            if c is None or c in own:
+                continue
+            own.append(c)
+            for b in self.classes[c].get("bases", ()):
+                if self._class(b) is None:
+                    outside.append(b)
+                else:
+                    queue.append(b)
+        return own, outside
+
+    def class_seeds(self, qualified: str) -> set[str]:
+        """What the ``__init__`` of the class, or of a base class of the project, seeds."""
+        out: set[str] = set()
+        for c in self._ancestors(qualified)[0]:
+            cd = self.classes[c]
+            out.update(cd.get("seeds", ()))
+            for callee in cd.get("calls", ()):
+                out |= self.helpers.get(callee, set())
+        return out
+
+    def class_covers(self, qualified: str, framework: str | None) -> bool:
+        s = self.class_seeds(qualified)
+        return bool(s) if framework is None else (ANY in s or framework in s)
+
+    def is_layer(self, qualified: str) -> bool:
+        """A torch `nn.Module` (or Keras layer/model) subclass, through the project's classes."""
+        return any(b.startswith(_MODULE_BASES) for b in self._ancestors(qualified)[1])
 
     def seeds(self, module: str) -> set[str]:
         d = self.data.get(module, {})
@@ -175,17 +263,19 @@ class Seeding:
 
     def entries(self, module: str) -> list[tuple[str, bool]]:
         """The entry points that import ``module`` (transitively), without it, each with
-        whether the chain of imports passes through a package's ``__init__`` (a re-export:
-        in a library, every module is reachable that way from any command-line tool)."""
-        seen, queue, out = {module}, deque([(module, False)]), []
+        whether the chain of imports is indirect: it passes through a package's ``__init__``
+        (a re-export: in a library, every module is reachable that way from any command-line
+        tool) or is longer than the entry importing, by name, a module that imports ``module``."""
+        seen, queue, out = {module}, deque([(module, False, 0)]), []
         while queue:  # breadth first: an entry is first reached by its most direct chain
-            m, via_init = queue.popleft()
+            m, via_init, depth = queue.popleft()
             for imp in sorted(self.importers.get(m, ())):
                 if imp in seen:
                     continue
                 seen.add(imp)
-                through = via_init or self.files[imp].path.endswith("__init__.py")
-                queue.append((imp, through))
+                # indirect: through a package's `__init__`, or more than _DIRECT_DEPTH imports away
+                through = via_init or self.files[imp].path.endswith("__init__.py") or depth + 1 > _DIRECT_DEPTH
+                queue.append((imp, through, depth + 1))
                 d = self.data[imp]
                 if d.get("entry") or (d.get("runs") and not self.importers.get(imp) and not self._in_package(imp)):
                     out.append((imp, through))

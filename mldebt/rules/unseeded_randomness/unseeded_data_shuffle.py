@@ -6,7 +6,6 @@ from typing import Any
 
 import libcst as cst
 
-from mldebt.model import Confidence, Severity
 from mldebt.rules.base import (
     FileContext,
     Invalid,
@@ -51,9 +50,13 @@ class UnseededDataShuffle(SeedTracking):
     `__main__` guard, a notebook, or a module outside a package with calls at module level
     that no other module imports) that imports the module,
     directly or through a helper function of the project they call. When no entry point
-    imports the module and the shuffle is inside a function, a caller elsewhere may seed it:
-    the finding has low confidence (severity info). `random.seed`/`np.random.seed` alone do
-    not seed torch or TensorFlow. Test files are skipped.
+    imports the module and the shuffle is inside a function (library code), it is not
+    flagged: a library that shuffles with the global generator lets its user seed it (Keras'
+    and Lightning's own loaders do so on purpose). `random.seed`/`np.random.seed` alone do
+    not seed torch or TensorFlow. A shuffle in a method of a class whose `__init__` (or the
+    `__init__` of a base class of the project, in any file) seeds the framework is seeded
+    too (`class Trainer(BaseTrainer)` where `BaseTrainer.__init__` calls `init_seeds(...)`).
+    Test files are skipped.
 
     ## Why is this bad?
     The order of the training examples changes on every run, and with it the trained model
@@ -82,6 +85,10 @@ class UnseededDataShuffle(SeedTracking):
     """
 
     VALID = [
+        # library code (no entry point reaches it): shuffling with the global generator lets
+        # the library's user seed it
+        "from torch.utils.data import DataLoader\nclass DM:\n    def train_dataloader(self):\n"
+        "        return DataLoader(self.train, shuffle=True)\n",
         "import torch\nfrom torch.utils.data import DataLoader\ntorch.manual_seed(0)\n"
         "dl = DataLoader(ds, batch_size=8, shuffle=True)\n",
         "import torch\nfrom torch.utils.data import DataLoader\ng = torch.Generator().manual_seed(0)\n"
@@ -101,6 +108,13 @@ class UnseededDataShuffle(SeedTracking):
             "data.py": "from torch.utils.data import DataLoader\ndef make_loader():\n"
                        "    return DataLoader(ds, shuffle=True)\n",
         }, path="data.py"),
+        # the base class seeds the trainer in `__init__`
+        Valid(files={
+            "base.py": "import torch\nclass BaseTrainer:\n    def __init__(self, seed):\n        torch.manual_seed(seed)\n",
+            "trainer.py": "from torch.utils.data import DataLoader\nfrom base import BaseTrainer\n"
+                          "class Trainer(BaseTrainer):\n    def loader(self, ds):\n"
+                          "        return DataLoader(ds, shuffle=True)\nif __name__ == '__main__':\n    Trainer(0).fit()\n",
+        }, path="trainer.py"),
     ]
     INVALID = [
         Invalid("import torch.utils.data as tud\nimport numpy as np\nnp.random.seed(0)\n"
@@ -114,8 +128,6 @@ class UnseededDataShuffle(SeedTracking):
                 message_contains="tf.random.set_seed"),
         Invalid("from tensorflow import keras\ntrain = keras.utils.image_dataset_from_directory(d, seed=1)\n"
                 "train = train.prefetch(2).shuffle(64)\n", line=3),
-        Invalid("from torch.utils.data import DataLoader\nclass DM:\n    def train_dataloader(self):\n"
-                "        return DataLoader(self.train, shuffle=True)\n", line=4, confidence="low"),
         # a dataset made by a function of the project
         Invalid(files={
             "data.py": "import tensorflow as tf\ndef windows(x):\n    return tf.data.Dataset.from_tensor_slices(x).batch(8)\n",
@@ -219,14 +231,16 @@ class UnseededDataShuffle(SeedTracking):
                 if source is True:
                     self._shuffle(node, "tensorflow", "`tf.data.Dataset.shuffle` without `seed=`", top)
                 elif isinstance(source, str) and not self.ctx.is_test and self.is_ml():
-                    self.fact(f"{self.KIND}:shuffle-of", node, callee=source, top=top, script=self._script())
+                    self.fact(f"{self.KIND}:shuffle-of", node, callee=source, top=top, script=self._script(),
+                              cls=None if top else self.cls)
 
     def _script(self) -> bool:
         return self.ctx.path.endswith(".ipynb") or "__main__" in self.ctx.source
 
     def _shuffle(self, node: cst.Call, framework: str, what: str, top: bool) -> None:
         if not self.ctx.is_test:
-            self.fact(f"{self.KIND}:shuffle", node, framework=framework, what=what, top=top, script=self._script())
+            self.fact(f"{self.KIND}:shuffle", node, framework=framework, what=what, top=top, script=self._script(),
+                      cls=None if top else self.cls)
 
     def finish(self) -> None:
         super().finish()
@@ -251,20 +265,18 @@ class UnseededDataShuffle(SeedTracking):
             v = seeding.verdict(ff.module, fw, False)
             if v.seeded:
                 continue
-            entry = top or fact.data["script"] or v.has_entries
-            if v.unseeded_entry is not None:
-                where = f" `{v.unseeded_entry}`, which imports this module, runs as a script and does not seed it either."
-            elif not entry:
-                where = " Nothing here runs as a script, so a caller in another file may seed it."
-            else:
-                where = ""
+            owner = fact.data.get("cls")
+            if owner is not None and seeding.class_covers(f"{ff.module}.{owner}", fw):
+                continue  # the class, or a base class of the project, seeds in `__init__`
+            if not (top or fact.data["script"] or v.has_entries):
+                continue  # library code: shuffling with the global generator lets its user seed it
+            where = (f" `{v.unseeded_entry}`, which imports this module, runs as a script and does not seed it either."
+                     if v.unseeded_entry is not None else "")
             yield ProjectFinding(
                 ff.path, fact.location,
                 f"{fact.data['what']} shuffles the data differently on every run, and nothing in this file "
                 f"seeds the global generator ({_SEED_NAMES.get(fw, fw)}).{where} Seed it once at the "
-                "entry point or pass a seeded generator.",
-                confidence=None if entry else Confidence.LOW,
-                severity=None if entry else Severity.INFO)
+                "entry point or pass a seeded generator.")
 
 
 def _given(node: cst.Call, name: str) -> bool:

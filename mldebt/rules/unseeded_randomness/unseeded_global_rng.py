@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import libcst as cst
 
-from mldebt.model import Confidence, Severity
+from mldebt.model import Confidence, Fact, Location, Severity
 from mldebt.rules.base import (
     FileContext,
+    FileFacts,
     Invalid,
     ProjectFinding,
     ProjectView,
@@ -18,6 +20,7 @@ from mldebt.rules.unseeded_randomness._common import (
     has_star_kwargs,
     is_none,
     keyword,
+    last_name,
     seeded_call,
 )
 from mldebt.rules.unseeded_randomness._project import (
@@ -28,6 +31,20 @@ from mldebt.rules.unseeded_randomness._project import (
 )
 
 _MAX_NAMED = 4
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# a function (or class) with one of these words in its name draws throwaway inputs
+_THROWAWAY_SCOPES = frozenset({"warmup", "benchmark", "benchmarks", "export", "trace", "profile", "dummy"})
+# ... unless the name also says it trains or handles data (`warmup_epoch`, `read_export`)
+_REAL_WORK = frozenset({"train", "training", "epoch", "epochs", "step", "fit", "lr", "loss", "data", "dataset",
+                        "read", "load", "sample", "samples", "split", "batch", "augment"})
+# a draw passed to one of these calls (`torch.onnx.export(m, torch.randn(...))`, `torch.jit.trace`)
+_THROWAWAY_CALLS = frozenset({"export", "trace", "warmup", "benchmark", "profile"})
+# a draw assigned to such a name, or on a line whose comment says so
+_THROWAWAY_NAMES = frozenset({"dummy", "placeholder", "warmup", "example"})
+_THROWAWAY_COMMENTS = frozenset({"dummy", "placeholder", "warmup"})
+_INIT_METHOD = re.compile(r"^(__init__|_*reset_param(eter)?s|_*init(iali[sz]e)?(_\w+)?_?weights?|_*init_\w*)$")
+_INITIALISERS = ("torch.nn.init.", "tensorflow.keras.initializers.", "keras.initializers.")
+_SEED_PARAMS = frozenset({"random_state", "seed", "rng", "random_seed"})
 _LABELS = {"random": "random", "numpy": "numpy.random", "torch": "torch", "tensorflow": "TensorFlow",
            "keras": "Keras"}
 
@@ -56,19 +73,45 @@ class UnseededGlobalRng(SeedTracking):
     (`utils.setup(cfg)` whose body calls `torch.manual_seed`). TensorFlow draws need a
     TensorFlow seed (`tf.random.set_seed`, `keras.utils.set_random_seed`, or a seed of
     everything); any seed counts for the others. Draws at module level run on import, before
-    an entry point's seed, so only the module's own seed counts for them.
+    an entry point's seed, so only the module's own seed counts for them. A draw in a method
+    of a class whose `__init__` seeds, or the `__init__` of one of its base classes of the
+    project (in any file: `class DetectionTrainer(BaseTrainer)` where `BaseTrainer.__init__`
+    calls `init_seeds(...)`), directly or through a helper, is seeded: the object exists
+    only after the seed.
+
+    Not flagged either:
+    - throwaway inputs whose values do not matter: a draw in a function (or class) whose
+      name says it warms up, traces, exports, benchmarks or profiles a model (`warmup`,
+      `onnx_export`, `profile_onnx_model`, `benchmark`, `trace`, `dummy`; not when the name
+      also says it trains or handles data: `warmup_epoch`, `read_export`), a draw passed to
+      such a call (`torch.onnx.export(model, torch.randn(1, 3, 224, 224), f)`,
+      `torch.jit.trace(model, torch.rand(...))`), assigned to a name saying so
+      (`dummy_input`, `example_input`, `warmup_boxes`, `placeholder`), or on a line whose
+      comment says it is a dummy, a placeholder or a warm-up (`# features placeholder`);
+    - weight initialisation in library code: the `torch.nn.init.*` initialisers and the
+      random Keras initialisers inside a function, and any draw in the `__init__`,
+      `reset_parameters` or `init_weights`/`_init_weights`-style method of a torch
+      `nn.Module` (or Keras layer) subclass, followed through the project's base classes,
+      when nothing runs it as a script: the model is built, and seeded, by whoever
+      trains it. In a script, or a module imported directly by an entry point that does not
+      seed, it is reported like any draw.
 
     Also flags, each time, a generator created without a seed: `np.random.default_rng()`,
     `np.random.RandomState()`, `random.Random()` (or with `None`),
     `tf.random.Generator.from_non_deterministic_state()`, unless the name it is
     assigned to is assigned again in the same function (an attribute: in the file) or
-    seeded with `.seed(...)`, or it is the default of a parameter (callers can pass one).
+    seeded with `.seed(...)`, or it is the default of a parameter (callers can pass one), or
+    it honours a caller's `random_state=None`: it is created in a function that takes
+    `random_state`, `seed`, `rng` or `random_seed`, or stored in a `random_state` attribute
+    (`cv.random_state = np.random.RandomState()`, scikit-learn's documented behaviour).
 
     The finding has medium confidence when the file runs as a script (a `__main__` guard),
-    draws at module level, or is imported by an entry point that does not seed (the message
-    names it); when the draws are all inside functions of a module no entry point imports, a
-    caller elsewhere may seed them, and the finding has low confidence (severity info). Test
-    files are skipped.
+    draws at module level, or is imported directly by an entry point that does not seed (the
+    message names it): the entry point imports the module, or imports by name a module that
+    imports it, not through a package's `__init__` re-exports (a small command-line utility
+    of a library reaches most of the library through long import chains). When the draws are
+    all inside functions of a module no entry point imports directly, a caller elsewhere may
+    seed them, and the finding has low confidence (severity info). Test files are skipped.
 
     ## Why is this bad?
     Unseeded draws make every run differ (weight initialisation, augmentation, sampling,
@@ -125,6 +168,37 @@ class UnseededGlobalRng(SeedTracking):
             "utils.py": "import torch\ndef setup(s):\n    torch.manual_seed(s)\n",
             "aug.py": "import numpy as np\nimport torch\ndef jitter(x):\n    return x + np.random.normal(0, 0.1)\n",
         }, path="aug.py"),
+        # throwaway inputs: exported, traced, warm-up, placeholder (in scripts, which do not seed)
+        "import torch\ndef save(model, path):\n    torch.onnx.export(model, torch.randn(1, 3, 224, 224), path)\n"
+        "if __name__ == '__main__':\n    save(m, 'm.onnx')\n",
+        "import torch\ndef convert(model):\n    dummy_input = torch.randn(1, 3, 32, 32)\n"
+        "    return torch.jit.trace(model, dummy_input)\nif __name__ == '__main__':\n    convert(m)\n",
+        "import torch\nclass Backend:\n    def warmup(self):\n        boxes = torch.rand(1, 84, 16)\n"
+        "        self.nms(boxes)\nif __name__ == '__main__':\n    Backend().warmup()\n",
+        "import torch\nclass World:\n    def __init__(self):\n        self.txt = torch.randn(1, 80, 512)  # features placeholder\n"
+        "if __name__ == '__main__':\n    World()\n",
+        # seeded by the `__init__` of a base class of the project, in another file
+        Valid(files={
+            "base.py": "import torch\nfrom utils import init_seeds\nclass BaseTrainer:\n"
+                       "    def __init__(self, cfg):\n        init_seeds(cfg.seed)\n",
+            "train.py": "import random\nimport torch\nfrom base import BaseTrainer\nclass DetTrainer(BaseTrainer):\n"
+                        "    def scale(self, b):\n        return random.randrange(320, 640)\n"
+                        "if __name__ == '__main__':\n    DetTrainer(cfg).train()\n",
+        }, path="train.py"),
+        # a library honouring the caller's `random_state=None`
+        "import numpy as np\nimport torch\ndef fit(X, random_state=None):\n"
+        "    rng = np.random.RandomState() if random_state is None else random_state\n    return rng\n",
+        "import numpy as np\nimport sklearn\ndef fit(cv):\n    cv.random_state = np.random.RandomState()\n",
+        # weight initialisation in a library (an `nn.Module`'s constructor, an init function)
+        "import torch\nimport torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.w = nn.Parameter(torch.randn(3, 3))\n"
+        "        nn.init.xavier_uniform_(self.w)\n    def reset_parameters(self):\n"
+        "        nn.init.normal_(self.w)\ndef _init_weights(m):\n    nn.init.trunc_normal_(m.weight, std=.02)\n",
+        Valid(files={
+            "base.py": "import torch.nn as nn\nclass Base(nn.Module):\n    pass\n",
+            "layer.py": "import torch\nfrom base import Base\nclass Block(Base):\n    def __init__(self):\n"
+                        "        self.w = torch.randn(3)\n",
+        }, path="layer.py"),
     ]
     INVALID = [
         Invalid("import numpy as np\nimport torch\n\nidx = np.random.permutation(10)\nw = torch.randn(3)\n",
@@ -132,8 +206,12 @@ class UnseededGlobalRng(SeedTracking):
         Invalid("from random import shuffle\nfrom sklearn.linear_model import LogisticRegression\n"
                 "def load(rows):\n    shuffle(rows)\n    return rows\nif __name__ == '__main__':\n    load([])\n",
                 line=4, confidence="medium", message_contains="random.shuffle"),
-        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def reset(self):\n"
-                "        nn.init.xavier_uniform_(self.fc.weight)\n", line=4, confidence="low"),
+        Invalid("import torch\nclass Jitter:\n    def __call__(self, x):\n"
+                "        return x + torch.randn_like(x)\n", line=4, confidence="low"),
+        # weight initialisation in a script: the script builds the model and does not seed
+        Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                "        nn.init.xavier_uniform_(self.fc.weight)\nif __name__ == '__main__':\n    Net()\n",
+                line=4, confidence="medium"),
         Invalid("import numpy as np\nimport torch\nrng = np.random.default_rng()\n", line=3,
                 message_contains="default_rng"),
         Invalid("import random\nimport torch\nclass R:\n    def __init__(self):\n        self.rng = random.Random()\n"
@@ -144,6 +222,19 @@ class UnseededGlobalRng(SeedTracking):
         Invalid("import tensorflow as tf\nimport numpy as np\nnp.random.seed(0)\n"
                 "noise = tf.random.normal([4, 8])\nw = tf.keras.initializers.GlorotUniform()\n", line=4,
                 message_contains="tensorflow.random.normal, tensorflow.keras.initializers.GlorotUniform; 2 calls"),
+        # look-alikes: a draw used for training in a script, next to an export; the base
+        # class seeds outside `__init__`; a random matrix in a constructor of a non-module
+        Invalid("import torch\ndef step(model, x):\n    noise = torch.randn_like(x)  # augmentation\n"
+                "    torch.onnx.export(model, x, 'm.onnx')\n    return model(x + noise)\n"
+                "if __name__ == '__main__':\n    step(m, x)\n", line=3, confidence="medium"),
+        Invalid(files={
+            "base.py": "import torch\nclass BaseTrainer:\n    def setup(self, cfg):\n        torch.manual_seed(cfg.seed)\n",
+            "train.py": "import random\nimport torch\nfrom base import BaseTrainer\nclass DetTrainer(BaseTrainer):\n"
+                        "    def scale(self, b):\n        return random.randrange(320, 640)\n"
+                        "if __name__ == '__main__':\n    DetTrainer().train()\n",
+        }, path="train.py", line=6, confidence="medium"),
+        Invalid("import numpy as np\nimport torch\nclass Sampler:\n    def __init__(self, n):\n"
+                "        self.idx = np.random.permutation(n)\n", line=5, confidence="low"),
         # the helper module's entry point does not seed
         Invalid(files={
             "train.py": "from aug import jitter\nif __name__ == '__main__':\n    jitter([1.0])\n",
@@ -155,7 +246,8 @@ class UnseededGlobalRng(SeedTracking):
 
     def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         super().__init__(ctx, code, options, sink)
-        self._groups: dict[tuple[str, bool], list[str]] = {}  # (framework, module level) -> calls drawn
+        # (framework, module level, enclosing class, weight init) -> calls drawn
+        self._groups: dict[tuple[str, bool, str | None, str], list[str]] = {}
         self._generators = 0
         self._defaults: set[int] = set()  # parameter defaults
         self._skip: list[int] = []  # generators re-created with a seed later
@@ -163,20 +255,73 @@ class UnseededGlobalRng(SeedTracking):
         self._targets: dict[int, str] = {}  # id(call) -> the name it is assigned to
         self._assigned: dict[str, int] = {}  # name -> times assigned
         self._reseeded: set[str] = set()  # receivers of `x.seed(...)`
+        self._assigning: list[list[str]] = []  # the targets of the enclosing assignments
+        self._calling: list[str] = []  # the names of the enclosing calls
+        self._comment: list[str] = []  # the trailing comment of the enclosing statement line
 
     def visit_Param(self, node: cst.Param) -> None:
         if node.default is not None:  # `def grow(rng=np.random.default_rng())`: the caller may pass one
             self._defaults.add(id(node.default))
 
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        comment = node.trailing_whitespace.comment
+        self._comment.append(comment.value if comment is not None else "")
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._comment.pop()
+
     def visit_Assign(self, node: cst.Assign) -> None:
+        names = []
         for t in node.targets:
             text = self.ctx.code_for(t.target)
+            names.append(text)
             if isinstance(t.target, cst.Name):  # a local name: re-created in the same function only
                 text = f"{self.ctx.scope}:{text}"
             self._assigned[text] = self._assigned.get(text, 0) + 1
             self._targets[id(node.value)] = text
+        self._assigning.append(names)
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        self._assigning.pop()
+
+    def leave_Call(self, node: cst.Call) -> None:
+        self._calling.pop()
+
+    def _throwaway(self) -> bool:
+        """A draw whose values do not matter: a dummy input to warm up, trace, export,
+        benchmark or profile a model, or a placeholder (see the docstring)."""
+        for part in self.ctx.scope.split("."):
+            words = _words(part)
+            if (words & _THROWAWAY_SCOPES or "warmup" in part.lower()) and not words & _REAL_WORK:
+                return True
+        if any(_words(name) & _THROWAWAY_CALLS for name in self._calling[:-1]):  # not the draw itself
+            return True
+        targets = [t.rpartition(".")[2] for names in self._assigning for t in names]
+        if any(_words(t) & _THROWAWAY_NAMES for t in targets):
+            return True
+        return bool(self._comment) and bool(_words(self._comment[-1]) & _THROWAWAY_COMMENTS)
+
+    def _in_layer_init(self) -> bool:
+        """Inside a method of the enclosing class that initialises it (`__init__`,
+        `reset_parameters`, `_init_weights`, ...)."""
+        parts = self.ctx.scope.split(".")
+        return len(parts) >= 2 and parts[0] == self.cls and _INIT_METHOD.search(parts[1]) is not None
+
+    def _generator_honours_caller(self) -> bool:
+        """`np.random.RandomState()` made for a caller's `random_state=None`: in a function
+        taking `random_state`/`seed`/`rng`, or stored in a `random_state` attribute."""
+        if any(t.rpartition(".")[2].endswith("random_state") for names in self._assigning for t in names):
+            return True
+        fn = self.ctx.function
+        if not isinstance(fn, cst.FunctionDef):
+            return False
+        p = fn.params
+        params = [*p.posonly_params, *p.params, *p.kwonly_params]
+        return any(x.name.value in _SEED_PARAMS for x in params)
 
     def visit_Call(self, node: cst.Call) -> None:
+        name = last_name(node.func)
+        self._calling.append(name or "")
         q = self.ctx.names.call_name(node)
         if self.seeding(node, q):
             if isinstance(node.func, cst.Attribute):
@@ -189,17 +334,23 @@ class UnseededGlobalRng(SeedTracking):
         if self.ctx.is_test:
             return
         if self.k.is_global_draw(q):
-            if not seeded_call(node):
-                key = (framework_of(q), self.ctx.function is None)
-                if key not in self._groups:  # the group's first draw locates its finding
+            if not seeded_call(node) and not self._throwaway():
+                top = self.ctx.function is None
+                init = ""
+                if not top and q.startswith(_INITIALISERS):
+                    init = "always"
+                elif self._in_layer_init():
+                    init = "layer"
+                key = (framework_of(q), top, None if top else self.cls, init)
+                if key not in self._groups:  # the group's first draw locates it
                     self._groups[key] = []
-                    self.fact(f"{self.KIND}:draw", node, framework=key[0], top=key[1])
+                    self.fact(f"{self.KIND}:draw", node, framework=key[0], top=top, index=len(self._groups) - 1)
                 self._groups[key].append(q)
         elif q in self.k.generators and not has_star_kwargs(node) and id(node) not in self._defaults:
             seed = keyword(node, self.k.generators[q]) or keyword(node, "seed")
             if seed is None:
                 seed = next((a for a in node.args if a.keyword is None), None)
-            if seed is None or is_none(seed.value):
+            if (seed is None or is_none(seed.value)) and not self._generator_honours_caller():
                 target = self._targets.get(id(node))
                 if target is not None:
                     self._pending.append((self._generators, target))
@@ -212,8 +363,8 @@ class UnseededGlobalRng(SeedTracking):
         skip = [i for i, target in self._pending if self._assigned.get(target, 0) > 1 or target in self._reseeded]
         script = self.ctx.path.endswith(".ipynb") or "__main__" in self.ctx.source
         self.fact(f"{self.KIND}:draws", None, ml=self.is_ml(), skip=skip, script=script,
-                  groups=[[fw, top, list(dict.fromkeys(calls)), len(calls)]
-                          for (fw, top), calls in self._groups.items()])
+                  groups=[[fw, top, cls, init, list(dict.fromkeys(calls)), len(calls)]
+                          for (fw, top, cls, init), calls in self._groups.items()])
 
     @classmethod
     def check(cls, project: ProjectView, options: Mapping[str, Any]) -> Iterable[ProjectFinding]:
@@ -226,22 +377,36 @@ class UnseededGlobalRng(SeedTracking):
             yield ProjectFinding(ff.path, fact.location,
                                  f"`{fact.data['qualified']}()` creates a random generator without a seed: its "
                                  "draws differ on every run. Pass a named seed.")
+        draws: dict[tuple[str, str], list[tuple[FileFacts, Fact, Location]]] = {}
         for ff, fact in facts_of_kind(project, f"{cls.KIND}:draw"):
-            s = summary.get(ff.path)
+            if fact.location is not None:
+                draws.setdefault((ff.path, fact.data["framework"]), []).append((ff, fact, fact.location))
+        for (path, fw), found in draws.items():
+            s = summary.get(path)
             if s is None or not s["ml"]:
                 continue
-            fw, top = fact.data["framework"], fact.data["top"]
-            v = seeding.verdict(ff.module, "tensorflow" if fw == "tensorflow" else None, top)
+            module = found[0][0].module
+            top = any(fact.data["top"] for _, fact, _ in found)
+            framework = "tensorflow" if fw == "tensorflow" else None
+            v = seeding.verdict(module, framework, top)
             if v.seeded:
                 continue
-            # the draws of this generator in the file: at module level and in functions alike
-            groups = [(calls, count) for gfw, _, calls, count in s["groups"] if gfw == fw]
-            calls = list(dict.fromkeys(c for cs, _ in groups for c in cs))
-            count = sum(n for _, n in groups)
-            if not top and any(gfw == fw and gtop for gfw, gtop, _, _ in s["groups"]):
-                continue  # reported once, at the module-level draw
-            named = ", ".join(calls[:_MAX_NAMED]) + (f" and {len(calls) - _MAX_NAMED} more" if len(calls) > _MAX_NAMED else "")
             entry = top or s["script"] or v.has_entries
+            kept = []  # (fact, location, calls, count) of the draws no object or constructor seeds
+            for _, fact, location in found:
+                _, _, gcls, init, calls, count = s["groups"][fact.data["index"]]
+                if gcls is not None and seeding.class_covers(f"{module}.{gcls}", framework):
+                    continue  # the class, or a base class, seeds in `__init__`
+                if not entry and (init == "always" or (init == "layer" and seeding.is_layer(f"{module}.{gcls}"))):
+                    continue  # weight initialisation in a library: seeded by whoever builds the model
+                kept.append((fact, location, calls, count))
+            if not kept:
+                continue
+            first = next((k for k in kept if k[0].data["top"]), None) or min(
+                kept, key=lambda k: (k[1].line, k[1].column))
+            calls = list(dict.fromkeys(c for _, _, cs, _ in kept for c in cs))
+            count = sum(n for _, _, _, n in kept)
+            named = ", ".join(calls[:_MAX_NAMED]) + (f" and {len(calls) - _MAX_NAMED} more" if len(calls) > _MAX_NAMED else "")
             if v.unseeded_entry is not None:
                 where = f" `{v.unseeded_entry}`, which imports it, runs as a script and does not seed it either."
             elif not entry:
@@ -250,9 +415,14 @@ class UnseededGlobalRng(SeedTracking):
                 where = ""
             what = "TensorFlow's global seed (`tf.random.set_seed`)" if fw == "tensorflow" else "it"
             yield ProjectFinding(
-                ff.path, fact.location,
+                path, first[1],
                 f"Draws from the global random generator of `{_LABELS.get(fw, fw)}` ({named}; {count} "
                 f"call{'s' if count != 1 else ''}) and nothing in this file seeds {what}.{where} "
                 "Seed once at the entry point (`set_seed(...)`) or pass a seeded generator.",
                 confidence=None if entry else Confidence.LOW,
                 severity=None if entry else Severity.INFO)
+
+
+def _words(text: str) -> set[str]:
+    """The lower-case words of an identifier or a comment (`dummy_input`, `exportModel`)."""
+    return {w.lower() for w in _WORD.findall(text)}
