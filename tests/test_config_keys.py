@@ -534,3 +534,47 @@ def test_configs_loaded_only_by_tests_are_not_judged(tmp_path):
         "tests/test_x.py": 'import yaml\ncfg = yaml.safe_load(open("tests/data/config.yaml"))\nprint(cfg["a"])\n',
     })
     assert _check(tmp_path, "MLD604") == []
+
+
+def test_options_unread_on_purpose_are_not_reported(tmp_path):
+    _write(tmp_path, {
+        "tempita.py": """
+            import argparse
+            from argparse import SUPPRESS
+
+            def main():
+                parser = argparse.ArgumentParser()
+                parser.add_argument("infile", type=str, help="Path to the input file")
+                parser.add_argument(
+                    "-i",
+                    "--ignore",
+                    type=str,
+                    help=(
+                        "An ignored input - may be useful to add a "
+                        "dependency between custom targets"
+                    ),
+                )
+                parser.add_argument("--hidden", help=SUPPRESS)
+                parser.add_argument("--old", help=f"Obsolete, see {parser.prog} --new")
+                parser.add_argument("--compat", help="Accepted for backwards compatibility (%(default)s)")
+                parser.add_argument("--noop", help="This flag is a no-op.".format())
+                parser.add_argument("--local-rank", type=int, help="Currently unused.")
+                args = parser.parse_args()
+                print(args.infile)
+            """,
+        # look-alikes: the help describes what a used option does, and says nothing of itself
+        "lookalike.py": """
+            import argparse
+
+            parser = argparse.ArgumentParser()
+            parser.add_argument("src")
+            parser.add_argument("--skip", help="Directories to be ignored when scanning")
+            parser.add_argument("--no-cache", action="store_true", help="If set, the cache is not used")
+            parser.add_argument("--ignore-errors", action="store_true", help="Ignore decoding errors")
+            parser.add_argument("--help-text", help="Used for the help screen")
+            args = parser.parse_args()
+            print(args.src)
+            """,
+    })
+    assert [(p, line) for p, line, _ in _scan(tmp_path, "MLD604")] == [
+        ("lookalike.py", 5), ("lookalike.py", 6), ("lookalike.py", 7), ("lookalike.py", 8)]

@@ -254,8 +254,70 @@ def test_a_hydra_app_is_project_configuration_but_a_library_using_hydra_is_not()
 
 def test_layer_widths_next_to_a_config_object_have_low_confidence():
     code = ("import torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self, config):\n"
-            "        self.fc = nn.Linear(config.hidden_size, 512)\n        self.opt_lr = make(config.lr)\n")
+            "        self.fc = nn.Linear(config.hidden_size, 512)\n        self.opt_lr = make(config.lr)\n"
+            "if __name__ == '__main__':\n    Block(load())\n")
     found = findings({"src/model.py": code}, "MLD601")
     assert [(f.line, f.confidence.value) for f in found] == [(4, "low")]
     code = "import argparse\nimport torch.nn as nn\nargs = argparse.ArgumentParser().parse_args()\nfc = nn.Linear(args.d, 512)\n"
     assert [f.confidence.value for f in findings({"src/model.py": code}, "MLD601")] == ["medium"]
+
+
+MODEL = (
+    "import torch\nfrom torch import nn\n\n"
+    "class Encoder(nn.Module):\n"
+    "    def __init__(self, config):\n"
+    "        super().__init__()\n"
+    "        self.pos = nn.Linear(2, 512)\n"                                   # 7
+    "        self.proj = nn.Linear(config.hidden_size, 768)\n"                 # 8
+    "        self.attn = nn.MultiheadAttention(config.hidden_size, 16)\n"      # 9
+    "        self.conv = nn.Conv2d(config.channels, 256, kernel_size=3)\n"     # 10
+    "        self.drop = nn.Dropout(0.1)\n"                                    # 11
+    "        self.mix = nn.TransformerEncoderLayer(config.d, 8, 2048, dropout=0.2)\n"  # 12
+    "        self.attn_drop = nn.Dropout(config.attention_dropout)\n"
+)
+
+
+def test_architecture_constants_of_a_model_definition_are_not_configuration():
+    # a library module sized by the config object passed in: fixed widths are the architecture,
+    # dropout rates are still tuned
+    found = findings({"src/modeling_enc.py": MODEL}, "MLD601")
+    assert [(f.line, f.confidence.value) for f in found] == [(11, "low"), (12, "low")]
+    assert "dropout=0.2" in found[1].message and "2048" not in found[1].message
+    # a config that carries no dropout rate: the dropouts are the architecture's too
+    no_drop = MODEL.replace("config.attention_dropout", "config.attention_heads")
+    assert findings({"src/modeling_enc.py": no_drop}, "MLD601") == []
+    # the same module run as training code: its widths are chosen per run
+    for extra in ("\nif __name__ == '__main__':\n    Encoder(load())\n",
+                  "\ndef train(model, opt, loss):\n    loss.backward()\n",
+                  "\ndef fit(trainer, m):\n    trainer.fit(m)\n"):
+        lines = [f.line for f in findings({"src/modeling_enc.py": MODEL + extra}, "MLD601")]
+        assert lines == [7, 8, 9, 10, 11, 12], extra
+    # a config read like a loaded file (`cfg["units"]`) is the project's own settings
+    keras = ("from tensorflow.keras import layers\n"
+             "def build(cfg):\n    x = layers.LSTM(cfg['lstm_units'])\n    return layers.LSTM(32)(x)\n")
+    assert [f.line for f in findings({"src/model.py": keras}, "MLD601")] == [4]
+    # training-time hyper-parameters keep firing in a library module with a config object
+    opt = ("import torch\nclass Module:\n    def __init__(self, config):\n        self.c = make(config.lr)\n"
+           "    def optimizers(self):\n        return torch.optim.AdamW(self.parameters(), lr=3e-4, weight_decay=0.01)\n")
+    assert [f.line for f in findings({"src/module.py": opt}, "MLD601")] == [6]
+
+
+def test_architecture_constants_need_training_code_under_project_configuration():
+    files = {"src/train.py": "import yaml\nfrom src.model import Net\ncfg = yaml.safe_load(open('config.yaml'))\n"
+                             "if __name__ == '__main__':\n    Net()\n",
+             "config.yaml": "model:\n  depth: 3\n",
+             "src/model.py": "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                             "        self.fc = nn.Linear(512, 256)\n        self.drop = nn.Dropout(p=0.5)\n"}
+    found = findings(files, "MLD601")
+    assert [(f.path, f.line) for f in found] == [("src/model.py", 5)]
+
+
+def test_key_reads_on_a_config_class_field_are_still_a_model_definition():
+    # `conf["n_bins"]` of a list in the config class: the file also reads `config.x` fields
+    code = ("import torch.nn as nn\nclass Head(nn.Module):\n    def __init__(self, config):\n"
+            "        self.proj = nn.Conv2d(256, 256, kernel_size=3)\n"
+            "        self.bins = [make(conf['n_bins']) for conf in config.bin_configurations]\n"
+            "        self.out = nn.Conv2d(config.fusion_hidden_size, 32)\n")
+    assert findings({"src/modeling_x.py": code}, "MLD601") == []
+    keyed = code.replace("config.bin_configurations", "config['bins']").replace("config.fusion_hidden_size", "config['f']")
+    assert [f.line for f in findings({"src/modeling_x.py": keyed}, "MLD601")] == [4, 6]

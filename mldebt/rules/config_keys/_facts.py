@@ -64,6 +64,23 @@ def _string(node: cst.BaseExpression | None) -> str | None:
     return None
 
 
+def _text(node: cst.BaseExpression) -> str:
+    """The literal text of a help string: plain, implicitly concatenated, an f-string's
+    literal parts, or the format of ``"..." % x`` / ``"...".format(x)``."""
+    if isinstance(node, cst.SimpleString):
+        v = node.evaluated_value
+        return v if isinstance(v, str) else ""
+    if isinstance(node, cst.ConcatenatedString):
+        return _text(node.left) + _text(node.right)
+    if isinstance(node, cst.FormattedString):
+        return "".join(p.value for p in node.parts if isinstance(p, cst.FormattedStringText))
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Modulo, cst.Add)):
+        return _text(node.left) + " " + _text(node.right)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "format":
+        return _text(node.func.value)
+    return ""
+
+
 def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
     for a in call.args:
         if a.keyword is not None and a.keyword.value == name:
@@ -102,6 +119,8 @@ class ConfigKeyFacts(TracksLocations, Collector):
         self._converters = frozenset(kb.get("converters", ()))
         self._display = frozenset(kb.get("display_calls", ()))
         self._loader_name = re.compile(kb.get("loader_function_names", "(?!)"), re.IGNORECASE)
+        ignored = "|".join(f"(?:{p})" for p in kb.get("ignored_option_help", ()))
+        self._ignored_help = re.compile(ignored or "(?!)", re.IGNORECASE)
         self._frames: list[dict[str, Ref | None]] = [{}]
         self._classes: list[dict[str, Ref | None]] = []
         self._handles: list[dict[str, str]] = [{}]  # `with open(p) as f`: f -> p's literal
@@ -582,7 +601,20 @@ class ConfigKeyFacts(TracksLocations, Collector):
             action = _kwarg(node, "action")
             act = _string(action.value) if action is not None else None
             self.fact("option", node, dest=dest, flags=flags,
-                      ignorable=act in ("help", "version") or dest == "SUPPRESS")
+                      ignorable=act in ("help", "version") or dest == "SUPPRESS" or self._kept_unused(node))
+
+    def _kept_unused(self, call: cst.Call) -> bool:
+        """An option hidden from ``--help`` (``help=argparse.SUPPRESS``) or whose help says it is
+        ignored on purpose (deprecated, a no-op, kept for compatibility): unread by design."""
+        arg = _kwarg(call, "help")
+        if arg is None:
+            return False
+        value = arg.value
+        if isinstance(value, (cst.Attribute, cst.Name)):
+            q = self.ctx.names.qualified(value)
+            return (q or "").rsplit(".", 1)[-1] == "SUPPRESS"
+        text = _text(value)
+        return bool(text) and self._ignored_help.search(text) is not None
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self._skip.add(id(node.attr))

@@ -36,7 +36,10 @@ class UnusedConfigKey(ProjectRule):
     Nothing is reported for a configuration (or section) that escapes whole: passed to a
     call the scan cannot follow, `**`-unpacked, `instantiate`d, iterated, `.items()`,
     converted, returned, or stored on an object. Keys reserved by Hydra (`defaults`,
-    `hydra`, `_target_`...) and sections with a `_target_` are skipped.
+    `hydra`, `_target_`...) and sections with a `_target_` are skipped, and so are options
+    unread on purpose: hidden (`help=argparse.SUPPRESS`) or whose help says so (ignored,
+    unused, deprecated, a no-op, kept for compatibility: `ignored_option_help` in
+    `rules/config-keys.yaml`).
 
     The finding is at the key's line in the configuration file (`# mldebt: ignore`
     comments are not read from configuration files), or at the `add_argument` call.
@@ -176,6 +179,20 @@ class UnusedConfigKey(ProjectRule):
         args = parser.parse_args()
         train(args)
         """,
+        # options unread on purpose: the help says so, or hides them
+        """
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("infile")
+        parser.add_argument("-i", "--ignore", help=("An ignored input - may be useful to add a "
+                                                    "dependency between custom targets"))
+        parser.add_argument("--fp16", action="store_true", help="Deprecated: has no effect.")
+        parser.add_argument("--local_rank", type=int, help="Unused, kept for compatibility with torchrun")
+        parser.add_argument("--legacy", help=argparse.SUPPRESS)
+        args = parser.parse_args()
+        print(args.infile)
+        """,
         # a YAML configuration read whole (the file is read from disk in real scans)
         Valid(files={
             "config.yaml": "model:\n  depth: 4\n  width: 8\n",
@@ -198,6 +215,16 @@ class UnusedConfigKey(ProjectRule):
             for epoch in range(args.epochs):
                 pass
             """, line=6, message_contains="--warmup-steps"),
+        # "ignore" as a verb says what the option does: unread, it is debt
+        Invalid("""
+            import argparse
+
+            parser = argparse.ArgumentParser()
+            parser.add_argument("src")
+            parser.add_argument("--exclude", help="Ignore files matching this pattern; ignored files are not scanned.")
+            args = parser.parse_args()
+            print(args.src)
+            """, line=6, message_contains="--exclude"),
     ]
 
 

@@ -35,6 +35,10 @@ class ConfigKnowledge:
     one_off_lines: int
     architecture: tuple[str, ...]
     min_layer_width: int
+    layer_training_params: frozenset[str]
+    layer_training_keys: tuple[str, ...]
+    training_calls: frozenset[str]
+    training_functions: frozenset[str]
     illustrative_dirs: frozenset[str]
     system_prefixes: tuple[str, ...]
     path_roots: frozenset[str]
@@ -61,6 +65,10 @@ class ConfigKnowledge:
             one_off_lines=int(kb.get("one_off_lines", 80)),
             architecture=tuple(kb.get("architecture", ())),
             min_layer_width=int(kb.get("min_layer_width", 8)),
+            layer_training_params=frozenset(kb.get("layer_training_params", ())),
+            layer_training_keys=tuple(kb.get("layer_training_keys", ())),
+            training_calls=frozenset(kb.get("training_calls", ())),
+            training_functions=frozenset(kb.get("training_functions", ())),
             illustrative_dirs=frozenset(kb.get("illustrative_dirs", ())),
             system_prefixes=tuple(kb.get("system_prefixes", ())),
             path_roots=frozenset(kb.get("path_roots", ())),

@@ -57,10 +57,17 @@ class HardCodedHyperparameter(ProjectRule):
       Hydra app (`@hydra.main`), unless this file is a small one-off script that imports no
       module of the project and that none imports.
 
-    A layer width in a file whose only configuration is a config object (a model class
-    sized by `config.hidden_size`) has low confidence: it may be a constant of the
-    architecture. Notebooks count as scripts. Illustrative code (`examples/`, `demos/`, `docs/`,
-    `benchmarks/`) fires only on a configuration mechanism of its own.
+    Layer sizes (widths, heads, channels: every argument of a `torch.nn`/`keras.layers`
+    constructor but its dropout rate) count only in training or experiment code: a file with
+    an entry point (`if __name__ == "__main__"`, `main()`), a command line or config file of
+    its own, a training loop (`loss.backward()`, `fit(...)`, `training_step`), or config
+    reads all by key, like a loaded file (`cfg["units"]`). A model definition sized by the
+    config object passed in (`nn.Linear(config.hidden_size, 512)` in a modeling module)
+    hard-codes the constants of its published architecture by design; its dropout rates are
+    still reported, with low confidence, when the config object carries dropout rates too
+    (`config.hidden_dropout_prob`). Notebooks count as scripts. Illustrative code
+    (`examples/`, `demos/`, `docs/`, `benchmarks/`) fires only on a configuration mechanism
+    of its own.
 
     Not flagged: defaults of function parameters (`def train(lr=1e-3)`: that is
     configuration), names (`lr=LEARNING_RATE`, `lr=cfg.lr`), the literals 0 and 1 and
@@ -124,6 +131,13 @@ class HardCodedHyperparameter(ProjectRule):
         # another file reads a config file that is not in the project (a hub download)
         Valid(files={"src/hub.py": "import json\ncfg = json.load(open('config.json'))\n",
                      "src/model.py": "from src.hub import cfg\nfrom lightning import Trainer\nt = Trainer(max_epochs=87)\n"}),
+        # the fixed sizes of a published architecture in a model definition sized by its config
+        "import torch.nn as nn\nclass Embeddings(nn.Module):\n    def __init__(self, config):\n"
+        "        self.xy = nn.Linear(2, 512)\n        self.proj = nn.Linear(config.hidden_size, 768)\n"
+        "        self.attn = nn.MultiheadAttention(config.hidden_size, 16)\n",
+        # ... and its dropout, when its config carries no dropout rate
+        "import torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self, config):\n"
+        "        self.conv = nn.Conv1d(config.dim, config.dim, 3)\n        self.drop = nn.Dropout(0.1)\n",
         # the same width in two model files: a model zoo, not configuration
         Valid(files={"a.py": "import torch.nn as nn\nfc = nn.Linear(2048, 1000)\n",
                      "b.py": "import torch.nn as nn\nfc = nn.Linear(2048, 1000)\n"}),
@@ -147,6 +161,11 @@ class HardCodedHyperparameter(ProjectRule):
         Invalid("import torch.nn as nn\nimport yaml\ncfg = yaml.safe_load(open('config.yaml'))\n"
                 "class Net(nn.Module):\n    def __init__(self):\n        self.fc = nn.Linear(512, 256)\n"
                 "        self.drop = nn.Dropout(0.3)\n", line=6, message_contains="in_features=512"),
+        # a model definition's dropout rate is tuned between runs, as its config's others are
+        Invalid("import torch.nn as nn\nclass Head(nn.Module):\n    def __init__(self, config):\n"
+                "        self.fc = nn.Linear(config.hidden_size, 256)\n        self.drop = nn.Dropout(0.3)\n"
+                "        self.attn_drop = nn.Dropout(config.attention_dropout)\n",
+                line=5, message_contains="p=0.3", confidence="low"),
         Invalid("import lightgbm as lgb\nimport click\n@click.command()\n@click.option('--data')\ndef main(data):\n"
                 "    booster = lgb.train({'learning_rate': 0.05, 'num_leaves': 63, 'seed': 7}, lgb.Dataset(data))\n",
                 line=6, message_contains="num_leaves=63"),
@@ -180,6 +199,10 @@ class HardCodedHyperparameter(ProjectRule):
         self._in_default = 0
         self._locals: list[dict[str, cst.BaseExpression | None]] = []  # function-local names -> value
         self._calls = 0
+        self._training = ctx.path.endswith(".ipynb")  # an entry point, a training loop, a fit
+        self._key_reads = False  # a config read like a loaded file: `cfg["units"]`, `cfg.get("units")`
+        self._attribute_reads = False  # a config class's fields: `config.hidden_size`
+        self._configured_dropout = False  # `config.hidden_dropout_prob`: the config carries dropout
 
     # -- configuration mechanisms ---------------------------------------------------
     def _use(self, what: str, kind: str, target: str = "") -> None:
@@ -213,7 +236,13 @@ class HardCodedHyperparameter(ProjectRule):
         if original_node.default is not None:
             self._in_default -= 1
 
+    def visit_If(self, node: cst.If) -> None:
+        if not self._locals and _is_main_guard(node.test):
+            self._training = True
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.name.value in self.k.training_functions:
+            self._training = True
         p = node.params
         # a parameter re-bound in the body (`if lr is None: lr = 1e-3`) is a default in disguise
         self._locals.append({a.name.value: None for a in (*p.posonly_params, *p.params, *p.kwonly_params)})
@@ -270,6 +299,12 @@ class HardCodedHyperparameter(ProjectRule):
             chain = chain[1:]
         if chain[0] in self.k.config_objects and chain[0] not in self.ctx.names.aliases \
                 and chain[1] not in _OPTIMIZER_ATTRS:
+            if any(part in name for name in chain[1:] for part in self.k.layer_training_keys):
+                self._configured_dropout = True
+            if chain[1] in ("[]", "get"):
+                self._key_reads = True
+            else:
+                self._attribute_reads = True
             return chain[0]
         return None
 
@@ -296,6 +331,8 @@ class HardCodedHyperparameter(ProjectRule):
     def visit_Call(self, node: cst.Call) -> None:
         q = self.ctx.names.call_name(node)
         self._note_config(node, q)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in self.k.training_calls:
+            self._training = True
         if self._in_default:
             return
         callee = canonical(q) if q else ".fit"
@@ -304,7 +341,9 @@ class HardCodedHyperparameter(ProjectRule):
         found = self._literals(node, q)
         if found:
             self._calls += 1
-            self.fact(_CALL, node, callee=callee, literals=found, layer=callee.startswith(self.k.architecture))
+            layer = callee.startswith(self.k.architecture)
+            self.fact(_CALL, node, callee=callee, literals=found, layer=layer,
+                      architecture=[layer and param not in self.k.layer_training_params for param, _, _ in found])
 
     def _literals(self, node: cst.Call, q: str | None) -> list[list[str]]:
         """``[param, source text, canonical value]`` of each hyper-parameter literal."""
@@ -374,7 +413,9 @@ class HardCodedHyperparameter(ProjectRule):
                   illustrative=any(f in self.k.illustrative_dirs for f in folders),
                   notebook=self.ctx.path.endswith(".ipynb"),
                   small=self.ctx.source.count("\n") + 1 < self.k.one_off_lines,
-                  calls=self._calls)
+                  calls=self._calls, training=self._training,
+                  dict_config=self._key_reads and not self._attribute_reads,
+                  configured_dropout=self._configured_dropout)
 
     # -- the project phase -----------------------------------------------------------
     @classmethod
@@ -409,6 +450,13 @@ class HardCodedHyperparameter(ProjectRule):
             data = files.get(path, {})
             uses = sorted((u[0] for u in data.get("uses", ())), key=lambda w: not w.startswith("reads "))
             literals = fact.data["literals"]
+            if _model_definition(data):
+                # the fixed sizes of an architecture: only its dropout rates are tuned, and beside
+                # a config object only when that object carries dropout rates too
+                flags = fact.data.get("architecture") or [False] * len(literals)
+                literals = [lit for lit, arch in zip(literals, flags, strict=True) if not arch]
+                if not literals or (fact.data["layer"] and data.get("uses") and not data.get("configured_dropout")):
+                    continue
             callee = fact.data["callee"].rsplit(".", 1)[-1]
             if uses:
                 named = [f"{p}={text}" for p, text, _ in literals]
@@ -458,6 +506,25 @@ def _config_loaders(project: ProjectView, files: Mapping[str, Mapping[str, Any]]
                 out.append((path, what))
     return sorted(out, key=lambda pw: (not pw[1].startswith("reads"), pw[0]))
 
+
+
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, cst.Equal)):
+        return False
+    sides = (test.left, test.comparisons[0].comparator)
+    return (any(isinstance(x, cst.Name) and x.value == "__name__" for x in sides)
+            and any(isinstance(x, cst.SimpleString) and x.evaluated_value == "__main__" for x in sides))
+
+
+def _model_definition(data: Mapping[str, Any]) -> bool:
+    """A module that is not training or experiment code: no entry point, training loop or
+    fit, no command line or config file of its own, config reads not all by key like a loaded
+    file (`cfg["units"]`). Its layer sizes are the architecture, not settings of a run."""
+    if data.get("training") or data.get("dict_config") or data.get("notebook"):
+        return False
+    return not any(kind in ("file", "cli") for _, kind, _ in data.get("uses", ()))
 
 
 def _and(items: list[str]) -> str:
