@@ -58,7 +58,7 @@ def test_catalog_entries():
     specs = {s.code: s for s in load_catalog().rules if s.code in RULES}
     assert set(specs) == set(RULES)
     for spec in specs.values():
-        assert spec.status == "preview" and spec.smell == "configuration-debt" and spec.tests is False
+        assert spec.status == "stable" and spec.smell == "configuration-debt" and spec.tests is False
 
 
 # -- projects on disk ---------------------------------------------------------------------

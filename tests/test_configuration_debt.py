@@ -63,9 +63,9 @@ def findings(files: dict[str, str], code: str):
     return [f for f in report.findings if f.rule == code]
 
 
-def test_catalog_entries_are_preview_configuration_debt():
+def test_catalog_entries_are_stable_configuration_debt():
     for spec in SPECS:
-        assert spec.status == "preview"
+        assert spec.status == "stable"  # promoted after judging findings on the benchmark corpora
         assert spec.smell == "configuration-debt"
         assert spec.tests is False
     assert {s.code for s in SPECS} == {"MLD601", "MLD602"}
@@ -203,12 +203,13 @@ def test_examples_and_demos_need_their_own_mechanism():
     assert sorted(f.path for f in findings(files, "MLD601")) == ["src/c.py", "src/d.py"]
 
 
-def test_default_selection_leaves_preview_rules_off(tmp_path: Path):
+def test_default_selection_runs_the_rules(tmp_path: Path):
     (tmp_path / "train.py").write_text(ARGPARSE + "import torch\nopt = torch.optim.Adam(p, lr=1e-3)\n"
                                        "ROOT = '/home/ana/data'\n")
     report = run_scan(ScanRequest((tmp_path,)))
-    assert not [f for f in report.findings if f.rule in ("MLD601", "MLD602")]
-    report = run_scan(ScanRequest((tmp_path,), overrides=Overrides(preview=True, select=["MLD601", "MLD602"])))
+    assert sorted((f.rule, f.line) for f in report.findings if f.rule in ("MLD601", "MLD602")) == [
+        ("MLD601", 4), ("MLD602", 5)]
+    report = run_scan(ScanRequest((tmp_path,), overrides=Overrides(select=["MLD601", "MLD602"])))
     assert sorted((f.rule, f.line) for f in report.findings) == [("MLD601", 4), ("MLD602", 5)]
 
 

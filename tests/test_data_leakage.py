@@ -18,16 +18,14 @@ def _found(code: str, rule: str = "MLD801"):
     return [(f.line, f.message) for f in report.findings if f.rule == rule]
 
 
-def test_leakage_rules_are_preview_and_not_run_by_default():
+def test_leakage_rules_are_stable_and_run_by_default():
     catalog = load_catalog()
     codes = {"MLD801", "MLD802", "MLD803", "MLD804"}
     for code in codes:
-        assert catalog.by_code(code).status == "preview"
+        assert catalog.by_code(code).status == "stable"  # promoted after judging on the corpora
         assert catalog.by_code(code).smell == "data-leakage"
     default = build_settings(catalog, Path("/example"), None, Overrides())
-    assert not codes & set(default.enabled)
-    preview = build_settings(catalog, Path("/example"), None, Overrides(preview=True))
-    assert codes <= set(preview.enabled)
+    assert codes <= set(default.enabled)
 
 
 def test_split_line_is_the_split_that_follows_the_fit():

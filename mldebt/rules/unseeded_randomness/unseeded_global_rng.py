@@ -6,7 +6,7 @@ from typing import Any
 
 import libcst as cst
 
-from mldebt.model import Confidence, Fact, Location, Severity
+from mldebt.model import Fact, Location
 from mldebt.rules.base import (
     FileContext,
     FileFacts,
@@ -42,6 +42,8 @@ _THROWAWAY_CALLS = frozenset({"export", "trace", "warmup", "benchmark", "profile
 # a draw assigned to such a name, or on a line whose comment says so
 _THROWAWAY_NAMES = frozenset({"dummy", "placeholder", "warmup", "example"})
 _THROWAWAY_COMMENTS = frozenset({"dummy", "placeholder", "warmup"})
+# a predicate probing what the hardware or a library supports (`is_fp16_available_on_device`)
+_PROBE_PREFIXES = ("is_", "has_", "can_", "supports_", "check_")
 _INIT_METHOD = re.compile(r"^(__init__|_*reset_param(eter)?s|_*init(iali[sz]e)?(_\w+)?_?weights?|_*init_\w*)$")
 _INITIALISERS = ("torch.nn.init.", "tensorflow.keras.initializers.", "keras.initializers.")
 _SEED_PARAMS = frozenset({"random_state", "seed", "rng", "random_seed"})
@@ -80,21 +82,22 @@ class UnseededGlobalRng(SeedTracking):
     only after the seed.
 
     Not flagged either:
+    - library code: draws inside functions of a module that no entry point of the project
+      reaches directly (an installable package's internals). Drawing from the global
+      generator is how a library lets its user's seed apply; judged on transformers, timm
+      and Keras, none of those findings was worth acting on. Generators created inside such
+      functions (a fallback when no seed is given) are not flagged either; one created at
+      module level is, since no caller can seed it;
     - throwaway inputs whose values do not matter: a draw in a function (or class) whose
-      name says it warms up, traces, exports, benchmarks or profiles a model (`warmup`,
+      name says it warms up, traces, exports, benchmarks or profiles a model, or probes what
+      the hardware supports (`is_fp16_available_on_device`, `has_*`, `can_*`, `supports_*`,
+      `check_*`) (`warmup`,
       `onnx_export`, `profile_onnx_model`, `benchmark`, `trace`, `dummy`; not when the name
       also says it trains or handles data: `warmup_epoch`, `read_export`), a draw passed to
       such a call (`torch.onnx.export(model, torch.randn(1, 3, 224, 224), f)`,
       `torch.jit.trace(model, torch.rand(...))`), assigned to a name saying so
       (`dummy_input`, `example_input`, `warmup_boxes`, `placeholder`), or on a line whose
       comment says it is a dummy, a placeholder or a warm-up (`# features placeholder`);
-    - weight initialisation in library code: the `torch.nn.init.*` initialisers and the
-      random Keras initialisers inside a function, and any draw in the `__init__`,
-      `reset_parameters` or `init_weights`/`_init_weights`-style method of a torch
-      `nn.Module` (or Keras layer) subclass, followed through the project's base classes,
-      when nothing runs it as a script: the model is built, and seeded, by whoever
-      trains it. In a script, or a module imported directly by an entry point that does not
-      seed, it is reported like any draw.
 
     Also flags, each time, a generator created without a seed: `np.random.default_rng()`,
     `np.random.RandomState()`, `random.Random()` (or with `None`),
@@ -105,13 +108,11 @@ class UnseededGlobalRng(SeedTracking):
     `random_state`, `seed`, `rng` or `random_seed`, or stored in a `random_state` attribute
     (`cv.random_state = np.random.RandomState()`, scikit-learn's documented behaviour).
 
-    The finding has medium confidence when the file runs as a script (a `__main__` guard),
-    draws at module level, or is imported directly by an entry point that does not seed (the
-    message names it): the entry point imports the module, or imports by name a module that
-    imports it, not through a package's `__init__` re-exports (a small command-line utility
-    of a library reaches most of the library through long import chains). When the draws are
-    all inside functions of a module no entry point imports directly, a caller elsewhere may
-    seed them, and the finding has low confidence (severity info). Test files are skipped.
+    So a finding is in a script (a `__main__` guard, a notebook), at module level, or in a
+    module imported directly by an entry point that does not seed (the message names it):
+    the entry point imports the module, or imports by name a module that imports it, not
+    through a package's `__init__` re-exports (a small command-line utility of a library
+    reaches most of the library through long import chains). Test files are skipped.
 
     ## Why is this bad?
     Unseeded draws make every run differ (weight initialisation, augmentation, sampling,
@@ -144,6 +145,10 @@ class UnseededGlobalRng(SeedTracking):
     """
 
     VALID = [
+        # library code no script reaches: the global generator is its user's to seed
+        "import torch\nclass Jitter:\n    def __call__(self, x):\n        return x + torch.randn_like(x)\n",
+        "import numpy as np\nimport torch\ndef sample(n, seed=None):\n    rng = np.random.default_rng(seed)\n"
+        "    fallback = np.random.default_rng()\n    return rng.normal(size=n), fallback\n",
         "import random\nimport torch\nrandom.seed(0)\nxs = list(range(10))\nrandom.shuffle(xs)\n",
         "import numpy as np\nimport torch\ndef main(cfg):\n    np.random.seed(cfg.seed)\n    torch.manual_seed(cfg.seed)\n"
         "    return np.random.rand(3), torch.randn(3)\n",
@@ -173,6 +178,9 @@ class UnseededGlobalRng(SeedTracking):
         "if __name__ == '__main__':\n    save(m, 'm.onnx')\n",
         "import torch\ndef convert(model):\n    dummy_input = torch.randn(1, 3, 32, 32)\n"
         "    return torch.jit.trace(model, dummy_input)\nif __name__ == '__main__':\n    convert(m)\n",
+        "import torch\ndef is_fp16_available_on_device(device):\n    x = torch.randn(3, 4, device=device)\n"
+        "    return bool(torch.nn.LayerNorm(4)(x).isfinite().all())\nif __name__ == '__main__':\n"
+        "    print(is_fp16_available_on_device('cpu'))\n",
         "import torch\nclass Backend:\n    def warmup(self):\n        boxes = torch.rand(1, 84, 16)\n"
         "        self.nms(boxes)\nif __name__ == '__main__':\n    Backend().warmup()\n",
         "import torch\nclass World:\n    def __init__(self):\n        self.txt = torch.randn(1, 80, 512)  # features placeholder\n"
@@ -207,7 +215,8 @@ class UnseededGlobalRng(SeedTracking):
                 "def load(rows):\n    shuffle(rows)\n    return rows\nif __name__ == '__main__':\n    load([])\n",
                 line=4, confidence="medium", message_contains="random.shuffle"),
         Invalid("import torch\nclass Jitter:\n    def __call__(self, x):\n"
-                "        return x + torch.randn_like(x)\n", line=4, confidence="low"),
+                "        return x + torch.randn_like(x)\nif __name__ == '__main__':\n    Jitter()(x)\n",
+                line=4, confidence="medium"),
         # weight initialisation in a script: the script builds the model and does not seed
         Invalid("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
                 "        nn.init.xavier_uniform_(self.fc.weight)\nif __name__ == '__main__':\n    Net()\n",
@@ -216,7 +225,8 @@ class UnseededGlobalRng(SeedTracking):
                 message_contains="default_rng"),
         Invalid("import random\nimport torch\nclass R:\n    def __init__(self):\n        self.rng = random.Random()\n"
                 "        self.np = random.Random()\n    def reset(self, s):\n        self.rng = random.Random(s)\n"
-                "        self.np.seed(s)\n        self.other = random.Random()\n", line=10),
+                "        self.np.seed(s)\n        self.other = random.Random()\nif __name__ == '__main__':\n    R()\n",
+                line=10),
         Invalid("import random\nimport tensorflow as tf\ntf.random.set_seed(1)\nr = random.Random(None)\n", line=4,
                 message_contains="random.Random"),
         Invalid("import tensorflow as tf\nimport numpy as np\nnp.random.seed(0)\n"
@@ -234,7 +244,8 @@ class UnseededGlobalRng(SeedTracking):
                         "if __name__ == '__main__':\n    DetTrainer().train()\n",
         }, path="train.py", line=6, confidence="medium"),
         Invalid("import numpy as np\nimport torch\nclass Sampler:\n    def __init__(self, n):\n"
-                "        self.idx = np.random.permutation(n)\n", line=5, confidence="low"),
+                "        self.idx = np.random.permutation(n)\nif __name__ == '__main__':\n    Sampler(3)\n",
+                line=5, confidence="medium"),
         # the helper module's entry point does not seed
         Invalid(files={
             "train.py": "from aug import jitter\nif __name__ == '__main__':\n    jitter([1.0])\n",
@@ -293,6 +304,8 @@ class UnseededGlobalRng(SeedTracking):
         for part in self.ctx.scope.split("."):
             words = _words(part)
             if (words & _THROWAWAY_SCOPES or "warmup" in part.lower()) and not words & _REAL_WORK:
+                return True
+            if part.lower().startswith(_PROBE_PREFIXES):
                 return True
         if any(_words(name) & _THROWAWAY_CALLS for name in self._calling[:-1]):  # not the draw itself
             return True
@@ -354,7 +367,8 @@ class UnseededGlobalRng(SeedTracking):
                 target = self._targets.get(id(node))
                 if target is not None:
                     self._pending.append((self._generators, target))
-                self.fact(f"{self.KIND}:generator", node, qualified=q, index=self._generators)
+                self.fact(f"{self.KIND}:generator", node, qualified=q, index=self._generators,
+                          top=self.ctx.function is None and self.ctx.scope == "<module>")
                 self._generators += 1
 
     def finish(self) -> None:
@@ -374,6 +388,8 @@ class UnseededGlobalRng(SeedTracking):
             s = summary.get(ff.path)
             if s is None or not s["ml"] or fact.data["index"] in s["skip"]:
                 continue
+            if not (fact.data.get("top") or s["script"] or seeding.verdict(ff.module, None, False).has_entries):
+                continue  # library code: a generator made in a function (a fallback) is its caller's to seed
             yield ProjectFinding(ff.path, fact.location,
                                  f"`{fact.data['qualified']}()` creates a random generator without a seed: its "
                                  "draws differ on every run. Pass a named seed.")
@@ -392,13 +408,15 @@ class UnseededGlobalRng(SeedTracking):
             if v.seeded:
                 continue
             entry = top or s["script"] or v.has_entries
+            if not entry:
+                # library code no script reaches: drawing from the global generator is how a
+                # library lets its user's seed apply (judged on transformers: 0 of 20 worth acting on)
+                continue
             kept = []  # (fact, location, calls, count) of the draws no object or constructor seeds
             for _, fact, location in found:
                 _, _, gcls, init, calls, count = s["groups"][fact.data["index"]]
                 if gcls is not None and seeding.class_covers(f"{module}.{gcls}", framework):
                     continue  # the class, or a base class, seeds in `__init__`
-                if not entry and (init == "always" or (init == "layer" and seeding.is_layer(f"{module}.{gcls}"))):
-                    continue  # weight initialisation in a library: seeded by whoever builds the model
                 kept.append((fact, location, calls, count))
             if not kept:
                 continue
@@ -407,20 +425,14 @@ class UnseededGlobalRng(SeedTracking):
             calls = list(dict.fromkeys(c for _, _, cs, _ in kept for c in cs))
             count = sum(n for _, _, _, n in kept)
             named = ", ".join(calls[:_MAX_NAMED]) + (f" and {len(calls) - _MAX_NAMED} more" if len(calls) > _MAX_NAMED else "")
-            if v.unseeded_entry is not None:
-                where = f" `{v.unseeded_entry}`, which imports it, runs as a script and does not seed it either."
-            elif not entry:
-                where = " Nothing here runs as a script, so a caller in another file may seed it."
-            else:
-                where = ""
+            where = (f" `{v.unseeded_entry}`, which imports it, runs as a script and does not seed it either."
+                     if v.unseeded_entry is not None else "")
             what = "TensorFlow's global seed (`tf.random.set_seed`)" if fw == "tensorflow" else "it"
             yield ProjectFinding(
                 path, first[1],
                 f"Draws from the global random generator of `{_LABELS.get(fw, fw)}` ({named}; {count} "
                 f"call{'s' if count != 1 else ''}) and nothing in this file seeds {what}.{where} "
-                "Seed once at the entry point (`set_seed(...)`) or pass a seeded generator.",
-                confidence=None if entry else Confidence.LOW,
-                severity=None if entry else Severity.INFO)
+                "Seed once at the entry point (`set_seed(...)`) or pass a seeded generator.")
 
 
 def _words(text: str) -> set[str]:
