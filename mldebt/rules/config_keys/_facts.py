@@ -319,7 +319,7 @@ class ConfigKeyFacts(TracksLocations, Collector):
                     # `cfg = load("a.yaml")` or `cfg = load("b.yaml")` by branch: which one is read
                     # below is not known; both escape
                     for load in (before.load, ref.load):
-                        self.fact("read", t, target=CONFIG, load=load, path=[], whole=True, default=False,
+                        self.fact("read", None, target=CONFIG, load=load, path=[], whole=True, default=False,
                                   guarded=False, callee="?", position=None, returned="", display=False)
                     ref = None
                 self._bind(t.value, ref)
@@ -628,7 +628,7 @@ class ConfigKeyFacts(TracksLocations, Collector):
         if node.attr.value in self._mutators:
             base = self._ref(node.value)
             if base is not None and base.target == CONFIG:
-                self.fact("mutate", node, load=base.load)
+                self.fact("mutate", None, load=base.load)
         self._use(node)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
@@ -670,7 +670,7 @@ class ConfigKeyFacts(TracksLocations, Collector):
             if pos:
                 self._inner.add(id(pos[0]))
         if id(node) in self._targets:
-            self.fact("write", node, target=ref.target, load=ref.load, path=list(ref.path))
+            self.fact("write", None, target=ref.target, load=ref.load, path=list(ref.path))
             return
         whole = id(node) not in self._bound
         self._read(node, ref, whole=whole)
@@ -683,7 +683,11 @@ class ConfigKeyFacts(TracksLocations, Collector):
         function = self._top_function() if returned else ""
         if ref.target == ARGS and returned and not ref.path and function:
             self._args_functions.add(function)  # `def parse_args(): ... return p.parse_args()`
-        self.fact("read", node, target=ref.target, load=ref.load, path=list(ref.path), whole=whole,
+        # only a read MLD603 may report needs a place: locating the others (a config-named
+        # parameter passed on whole, say) would cost a code-generation pass over the file
+        located = ref.target in (CONFIG, ARGS) and bool(ref.path) and not default and self._try == 0
+        self.fact("read", node if located else None, target=ref.target, load=ref.load, path=list(ref.path),
+                  whole=whole,
                   default=default, guarded=self._try > 0, callee=callee, position=where, returned=function,
                   display=callee.rsplit(".", 1)[-1] in self._display)
 

@@ -171,6 +171,8 @@ class TargetDerivedFeature(TracksReceivers, Rule):
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
+        if "groupby" not in self.ctx.source:  # an encoder groups: most files need no look
+            return
         for stmt in node.body:
             if isinstance(stmt, cst.FunctionDef) and (params := encoder_params(stmt)):
                 self.encoders[stmt.name.value] = params
