@@ -35,10 +35,6 @@ from mldebt.rules.unseeded_randomness._common import RandomnessKnowledge
 ANY = "*"
 _HELPER_DEPTH = 4  # helpers calling helpers that seed
 _DIRECT_DEPTH = 2  # import edges from an entry point to a module it runs directly
-_MODULE_BASES = ("torch.nn.", "tensorflow.keras.layers.", "tensorflow.keras.Model", "keras.layers.",
-                 "keras.Model", "tensorflow.Module", "flax.linen.Module")
-
-
 def _is_main_guard(test: cst.BaseExpression) -> bool:
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
@@ -214,27 +210,22 @@ class Seeding:
             return qualified
         return self._by_name.get(qualified.rpartition(".")[2])
 
-    def _ancestors(self, qualified: str) -> tuple[list[str], list[str]]:
-        """The project classes ``qualified`` is or derives from, and the bases outside the project."""
+    def _ancestors(self, qualified: str) -> list[str]:
+        """The project classes ``qualified`` is or derives from."""
         own: list[str] = []
-        outside: list[str] = []
         queue = deque([qualified])
         while queue and len(own) < 32:
             c = self._class(queue.popleft())
             if c is None or c in own:
                 continue
             own.append(c)
-            for b in self.classes[c].get("bases", ()):
-                if self._class(b) is None:
-                    outside.append(b)
-                else:
-                    queue.append(b)
-        return own, outside
+            queue.extend(b for b in self.classes[c].get("bases", ()) if self._class(b) is not None)
+        return own
 
     def class_seeds(self, qualified: str) -> set[str]:
         """What the ``__init__`` of the class, or of a base class of the project, seeds."""
         out: set[str] = set()
-        for c in self._ancestors(qualified)[0]:
+        for c in self._ancestors(qualified):
             cd = self.classes[c]
             out.update(cd.get("seeds", ()))
             for callee in cd.get("calls", ()):
@@ -244,10 +235,6 @@ class Seeding:
     def class_covers(self, qualified: str, framework: str | None) -> bool:
         s = self.class_seeds(qualified)
         return bool(s) if framework is None else (ANY in s or framework in s)
-
-    def is_layer(self, qualified: str) -> bool:
-        """A torch `nn.Module` (or Keras layer/model) subclass, through the project's classes."""
-        return any(b.startswith(_MODULE_BASES) for b in self._ancestors(qualified)[1])
 
     def seeds(self, module: str) -> set[str]:
         d = self.data.get(module, {})

@@ -44,8 +44,6 @@ _THROWAWAY_NAMES = frozenset({"dummy", "placeholder", "warmup", "example"})
 _THROWAWAY_COMMENTS = frozenset({"dummy", "placeholder", "warmup"})
 # a predicate probing what the hardware or a library supports (`is_fp16_available_on_device`)
 _PROBE_PREFIXES = ("is_", "has_", "can_", "supports_", "check_")
-_INIT_METHOD = re.compile(r"^(__init__|_*reset_param(eter)?s|_*init(iali[sz]e)?(_\w+)?_?weights?|_*init_\w*)$")
-_INITIALISERS = ("torch.nn.init.", "tensorflow.keras.initializers.", "keras.initializers.")
 _SEED_PARAMS = frozenset({"random_state", "seed", "rng", "random_seed"})
 _LABELS = {"random": "random", "numpy": "numpy.random", "torch": "torch", "tensorflow": "TensorFlow",
            "keras": "Keras"}
@@ -258,7 +256,7 @@ class UnseededGlobalRng(SeedTracking):
     def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         super().__init__(ctx, code, options, sink)
         # (framework, module level, enclosing class, weight init) -> calls drawn
-        self._groups: dict[tuple[str, bool, str | None, str], list[str]] = {}
+        self._groups: dict[tuple[str, bool, str | None], list[str]] = {}
         self._generators = 0
         self._defaults: set[int] = set()  # parameter defaults
         self._skip: list[int] = []  # generators re-created with a seed later
@@ -314,12 +312,6 @@ class UnseededGlobalRng(SeedTracking):
             return True
         return bool(self._comment) and bool(_words(self._comment[-1]) & _THROWAWAY_COMMENTS)
 
-    def _in_layer_init(self) -> bool:
-        """Inside a method of the enclosing class that initialises it (`__init__`,
-        `reset_parameters`, `_init_weights`, ...)."""
-        parts = self.ctx.scope.split(".")
-        return len(parts) >= 2 and parts[0] == self.cls and _INIT_METHOD.search(parts[1]) is not None
-
     def _generator_honours_caller(self) -> bool:
         """`np.random.RandomState()` made for a caller's `random_state=None`: in a function
         taking `random_state`/`seed`/`rng`, or stored in a `random_state` attribute."""
@@ -349,12 +341,7 @@ class UnseededGlobalRng(SeedTracking):
         if self.k.is_global_draw(q):
             if not seeded_call(node) and not self._throwaway():
                 top = self.ctx.function is None
-                init = ""
-                if not top and q.startswith(_INITIALISERS):
-                    init = "always"
-                elif self._in_layer_init():
-                    init = "layer"
-                key = (framework_of(q), top, None if top else self.cls, init)
+                key = (framework_of(q), top, None if top else self.cls)
                 if key not in self._groups:  # the group's first draw locates it
                     self._groups[key] = []
                     self.fact(f"{self.KIND}:draw", node, framework=key[0], top=top, index=len(self._groups) - 1)
@@ -377,8 +364,8 @@ class UnseededGlobalRng(SeedTracking):
         skip = [i for i, target in self._pending if self._assigned.get(target, 0) > 1 or target in self._reseeded]
         script = self.ctx.path.endswith(".ipynb") or "__main__" in self.ctx.source
         self.fact(f"{self.KIND}:draws", None, ml=self.is_ml(), skip=skip, script=script,
-                  groups=[[fw, top, cls, init, list(dict.fromkeys(calls)), len(calls)]
-                          for (fw, top, cls, init), calls in self._groups.items()])
+                  groups=[[fw, top, cls, list(dict.fromkeys(calls)), len(calls)]
+                          for (fw, top, cls), calls in self._groups.items()])
 
     @classmethod
     def check(cls, project: ProjectView, options: Mapping[str, Any]) -> Iterable[ProjectFinding]:
@@ -414,7 +401,7 @@ class UnseededGlobalRng(SeedTracking):
                 continue
             kept = []  # (fact, location, calls, count) of the draws no object or constructor seeds
             for _, fact, location in found:
-                _, _, gcls, init, calls, count = s["groups"][fact.data["index"]]
+                _, _, gcls, calls, count = s["groups"][fact.data["index"]]
                 if gcls is not None and seeding.class_covers(f"{module}.{gcls}", framework):
                     continue  # the class, or a base class, seeds in `__init__`
                 kept.append((fact, location, calls, count))
