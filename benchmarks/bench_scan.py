@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Time `mldebt scan --jobs 1` against the libcst parse-only floor, in one run.
+"""Time `mldebt scan` against the libcst parse-only floor, in one run.
 
 Usage:
     python benchmarks/bench_scan.py [--size small|medium|large] [--corpus DIR] [--repeat N]
+        [--jobs N] [--no-phases]
 
 Builds the benchmark corpus with ../shared/bench/make_corpus.py unless --corpus names an
 existing one (or DIR already holds a corpus-manifest.json). Each repetition times, back to
 back, (a) parsing every .py file with libcst alone in one process (the floor, as
 ../shared/bench/parse_floor.py --mode cst does) and (b) a full `mldebt scan --jobs 1` of the
-same tree as a subprocess (JSON to a temporary file). Prints the medians, the ratio, and the
+same tree as a subprocess (JSON to a temporary file), with the peak resident memory of its
+largest process (the scan or one of its workers), and (c) `ruff check` of the same tree, cold,
+when ruff is installed: the peer users compare with. Prints the medians, the ratios, and the
 scan's file, error and per-rule finding counts.
 
 It then times the phases of one scan in process (``--jobs 1``): the file phase, the
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,11 +67,33 @@ print(time.perf_counter() - t, len(paths))
     return float(seconds), int(files)
 
 
-def scan(root: Path, jobs: int, out: Path) -> float:
+# runs a command and prints the peak resident set size of its largest process (the scan or
+# one of its workers: RUSAGE_CHILDREN covers descendants that were waited for), in KiB
+PEAK = r"""
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def scan(root: Path, jobs: int, out: Path) -> tuple[float, float]:
+    """Seconds of one `mldebt scan` and the peak RSS of its largest process, in MiB."""
     cmd = [sys.executable, "-m", "mldebt", "scan", str(root), "--jobs", str(jobs), "--format", "json",
            "-o", str(out), "--exit-zero", "--no-color"]
     t = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    done = subprocess.run([sys.executable, "-c", PEAK, *cmd], check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    return seconds, int(done.stdout.split()[-1]) / 1024
+
+
+def ruff_seconds(root: Path) -> float | None:
+    """A peer for scale: `ruff check` of the same tree, cold (no cache), when ruff is installed."""
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is None:
+        return None
+    t = time.perf_counter()
+    subprocess.run([ruff, "check", "--no-cache", "--exit-zero", "--quiet", "--isolated", str(root)],
+                   check=True, capture_output=True)
     return time.perf_counter() - t
 
 
@@ -114,23 +140,33 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--no-phases", action="store_true", help="skip the in-process phase timing")
     args = ap.parse_args()
     root = ensure_corpus(args.size, args.corpus)
-    floors, scans = [], []
+    floors, scans, peaks, ruffs = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         for i in range(args.repeat):
             f, n_files = parse_floor(root)
-            s = scan(root, args.jobs, out)
+            s, peak = scan(root, args.jobs, out)
+            r = ruff_seconds(root)
             floors.append(f)
             scans.append(s)
-            print(f"run {i + 1}: parse floor {f:.2f}s  scan --jobs {args.jobs} {s:.2f}s  ratio {s / f:.2f}x",
-                  flush=True)
+            peaks.append(peak)
+            line = f"run {i + 1}: parse floor {f:.2f}s  scan --jobs {args.jobs} {s:.2f}s  ratio {s / f:.2f}x"
+            line += f"  peak RSS {peak:.0f} MiB"
+            if r is not None:
+                ruffs.append(r)
+                line += f"  ruff {r:.2f}s ({r / f:.3f}x)"
+            print(line, flush=True)
         report = json.loads(out.read_text(encoding="utf-8"))
     floor, total = statistics.median(floors), statistics.median(scans)
     print(f"\ncorpus {root} ({n_files} .py files)")
     print(f"median parse floor {floor:.2f}s, median scan --jobs {args.jobs} {total:.2f}s, "
-          f"ratio {total / floor:.2f}x (target <= 2.5x)")
+          f"ratio {total / floor:.2f}x (target <= 2.5x), peak RSS of the largest process {max(peaks):.0f} MiB")
+    if ruffs:
+        r = statistics.median(ruffs)
+        print(f"peer: ruff check (cold, default rules) {r:.2f}s = {r / floor:.3f}x the floor")
     s = report["summary"]
     print(f"files {s['files']}, findings {s['findings']}, errors {s['errors']}")
     for rule, n in sorted(s["by_rule"].items()):
@@ -138,7 +174,8 @@ def main() -> int:
     reasons = Counter(e["message"].split(":")[0] for e in report["errors"])
     for reason, n in reasons.most_common():
         print(f"  error: {reason}: {n}")
-    phases(root)
+    if not args.no_phases:
+        phases(root)
     return 0
 
 
