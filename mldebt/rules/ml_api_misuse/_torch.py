@@ -33,6 +33,11 @@ _SAME = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "
                    "requires_grad_", "share_memory", "to_empty", "type", "apply"})
 
 
+# the compiled knowledge, per catalog knowledge mapping (kept alive with it): compiling the
+# glob patterns for every rule of every file cost more than the rules' own work
+_COMPILED: dict[int, tuple[Mapping[str, Any], "TorchKnowledge"]] = {}
+
+
 def _patterns(items: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{translate(p)})" for p in items)) if items else None
 
@@ -53,6 +58,13 @@ class TorchKnowledge:
 
     @classmethod
     def of(cls, knowledge: Mapping[str, Any]) -> TorchKnowledge:
+        hit = _COMPILED.get(id(knowledge))
+        if hit is None or hit[0] is not knowledge:
+            hit = _COMPILED[id(knowledge)] = (knowledge, cls._compile(knowledge))
+        return hit[1]
+
+    @classmethod
+    def _compile(cls, knowledge: Mapping[str, Any]) -> TorchKnowledge:
         kb = knowledge.get("torch_misuse", {}) or {}
         return cls(
             optimizers=_patterns(kb.get("optimizers", ())),
