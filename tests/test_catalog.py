@@ -81,3 +81,19 @@ def test_every_option_is_documented_and_typed(spec):
 
 def test_knowledge_is_loaded_from_the_catalog():
     assert isinstance(CATALOG.knowledge, dict)
+
+
+def test_compiled_knowledge_is_built_once_per_mapping_and_builder():
+    from mldebt.rules.base import compiled
+
+    calls = []
+
+    def build(k):
+        calls.append(k)
+        return {"n": len(k)}
+
+    a, b = {"x": 1}, {"x": 1, "y": 2}
+    first = compiled(a, build)
+    assert compiled(a, build) is first and calls == [a]  # the same mapping: built once
+    assert compiled(b, build) == {"n": 2} and calls == [a, b]  # an equal-looking other one: its own
+    assert compiled(a, lambda k: "other") == "other"  # another builder of the same mapping

@@ -14,13 +14,14 @@ catalog (``rules/*.yaml``); a class carries detection, documentation and example
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
     ClassVar,
     Protocol,
+    TypeVar,
 )
 
 import libcst as cst
@@ -29,6 +30,23 @@ from mldebt.model import Confidence, Fact, Location, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from mldebt.rules.names import NameResolver
+
+T = TypeVar("T")
+_COMPILED: dict[tuple[int, Any], tuple[Mapping[str, Any], Any]] = {}
+
+
+def compiled(knowledge: Mapping[str, Any], build: Callable[[Mapping[str, Any]], T]) -> T:
+    """``build(knowledge)``, computed once per knowledge mapping and builder.
+
+    Rules are made per file, but the catalog's knowledge lives for the whole process: what a
+    rule compiles from it (sets, dicts, regexes from globs) is kept here, with the mapping
+    itself, so that an id reused by another mapping never returns a stale result.
+    """
+    key = (id(knowledge), build)
+    hit = _COMPILED.get(key)
+    if hit is None or hit[0] is not knowledge:
+        hit = _COMPILED[key] = (knowledge, build(knowledge))
+    return hit[1]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from typing import Any, Mapping, Union
 
 import libcst as cst
 
+from mldebt.rules.base import compiled
 from mldebt.rules.names import NameResolver, dotted
 
 SCORE_KINDS = frozenset(
@@ -133,14 +134,9 @@ def raises_argument_error(stmt: cst.BaseStatement | cst.BaseSmallStatement | Non
 class Knowledge:
     """The ``knowledge:`` lists compiled into sets, dicts and regexes (once per process)."""
 
-    _cache: dict[int, tuple[Mapping[str, Any], "Knowledge"]] = {}
-
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> "Knowledge":
-        hit = cls._cache.get(id(raw))
-        if hit is None or hit[0] is not raw:
-            hit = cls._cache[id(raw)] = (raw, cls(raw))
-        return hit[1]
+        return compiled(raw, cls)
 
     def __init__(self, k: Mapping[str, Any]) -> None:
         def s(key: str) -> frozenset[str]:

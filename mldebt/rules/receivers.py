@@ -61,6 +61,7 @@ from typing import Any
 
 import libcst as cst
 
+from mldebt.rules.base import compiled
 from mldebt.rules.names import NameResolver, dotted
 
 
@@ -120,14 +121,9 @@ def _table(raw: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
 class ReceiverKnowledge:
     """The ``api_misuse.receivers`` tables as dicts and sets."""
 
-    _cache: dict[int, tuple[Mapping[str, Any], ReceiverKnowledge]] = {}
-
     @classmethod
     def of(cls, knowledge: Mapping[str, Any]) -> ReceiverKnowledge:
-        hit = cls._cache.get(id(knowledge))
-        if hit is None or hit[0] is not knowledge:
-            hit = cls._cache[id(knowledge)] = (knowledge, cls(knowledge))
-        return hit[1]
+        return compiled(knowledge, cls)
 
     def __init__(self, knowledge: Mapping[str, Any]) -> None:
         k = (knowledge.get("api_misuse") or {}).get("receivers") or {}

@@ -32,7 +32,7 @@ from typing import Any
 
 import libcst as cst
 
-from mldebt.rules.base import FileContext, Rule, Sink
+from mldebt.rules.base import FileContext, Rule, Sink, compiled
 from mldebt.rules.flow import Knowledge, name_tokens
 from mldebt.rules.names import dotted, import_base
 
@@ -58,14 +58,9 @@ class MethodConversion:
 class GlueKnowledge:
     """The ``glue`` knowledge compiled once per process."""
 
-    _cache: dict[int, tuple[Mapping[str, Any], GlueKnowledge]] = {}
-
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> GlueKnowledge:
-        hit = cls._cache.get(id(raw))
-        if hit is None or hit[0] is not raw:
-            hit = cls._cache[id(raw)] = (raw, cls(raw))
-        return hit[1]
+        return compiled(raw, cls)
 
     def __init__(self, knowledge: Mapping[str, Any]) -> None:
         g: Mapping[str, Any] = knowledge.get("glue") or {}

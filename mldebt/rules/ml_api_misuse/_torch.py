@@ -23,7 +23,7 @@ from typing import Any
 
 import libcst as cst
 
-from mldebt.rules.base import FileContext, Rule, Sink
+from mldebt.rules.base import FileContext, Rule, Sink, compiled
 from mldebt.rules.names import NameResolver, dotted
 
 Scope = cst.FunctionDef | cst.Module
@@ -31,11 +31,6 @@ _MODULE_ONLY = frozenset({"load_state_dict", "named_parameters", "named_modules"
                           "register_forward_hook", "register_forward_pre_hook", "requires_grad_"})
 _SAME = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "train", "eval",
                    "requires_grad_", "share_memory", "to_empty", "type", "apply"})
-
-
-# the compiled knowledge, per catalog knowledge mapping (kept alive with it): compiling the
-# glob patterns for every rule of every file cost more than the rules' own work
-_COMPILED: dict[int, tuple[Mapping[str, Any], "TorchKnowledge"]] = {}
 
 
 def _patterns(items: Sequence[str]) -> re.Pattern[str] | None:
@@ -58,10 +53,8 @@ class TorchKnowledge:
 
     @classmethod
     def of(cls, knowledge: Mapping[str, Any]) -> TorchKnowledge:
-        hit = _COMPILED.get(id(knowledge))
-        if hit is None or hit[0] is not knowledge:
-            hit = _COMPILED[id(knowledge)] = (knowledge, cls._compile(knowledge))
-        return hit[1]
+        # compiling the glob patterns for every rule of every file cost more than the rules' work
+        return compiled(knowledge, cls._compile)
 
     @classmethod
     def _compile(cls, knowledge: Mapping[str, Any]) -> TorchKnowledge:
