@@ -16,10 +16,10 @@ knowledge entry of ``rules/ml-api-misuse-torch.yaml``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import translate
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 
@@ -27,6 +27,7 @@ from mldebt.rules.base import FileContext, Rule, Sink, compiled
 from mldebt.rules.names import NameResolver, dotted
 
 Scope = cst.FunctionDef | cst.Module
+T = TypeVar("T")
 _MODULE_ONLY = frozenset({"load_state_dict", "named_parameters", "named_modules", "named_children", "parameters",
                           "register_forward_hook", "register_forward_pre_hook", "requires_grad_"})
 _SAME = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "train", "eval",
@@ -405,39 +406,36 @@ class TorchIndex:
             return self.method(cls, f.attr.value)
         return None
 
-    def method(self, cls: str, name: str, seen: frozenset[str] = frozenset()) -> cst.FunctionDef | None:
+    def _in_hierarchy(self, cls: str, find: Callable[[_ClassInfo], T | None],
+                      seen: frozenset[str] = frozenset()) -> T | None:
+        """What ``find`` answers for the same-file class ``cls``, else for its same-file bases."""
         info = self.classes.get(cls)
         if info is None or cls in seen:
             return None
-        got = info.methods.get(name)
+        got = find(info)
         if got is not None:
             return got
         for base in info.node.bases:
             local = dotted(base.value)
-            if local in self.classes:
-                got = self.method(local, name, seen | {cls})  # type: ignore[arg-type]
+            if local is not None and local in self.classes:
+                got = self._in_hierarchy(local, find, seen | {cls})
                 if got is not None:
                     return got
         return None
 
-    def class_attr(self, cls: str, attr: str, seen: frozenset[str] = frozenset()) -> _ClassInfo | None:
+    def method(self, cls: str, name: str) -> cst.FunctionDef | None:
+        return self._in_hierarchy(cls, lambda info: info.methods.get(name))
+
+    def class_attr(self, cls: str, attr: str) -> _ClassInfo | None:
         """The same-file class (``cls`` or a base) that assigns or annotates ``self.attr``."""
-        info = self.classes.get(cls)
-        if info is None or cls in seen:
-            return None
-        if not info.scanned:
-            info.scanned = True
-            for m in info.methods.values():
-                self._collect_self_attrs(info, m)
-        if attr in info.attrs or attr in info.annotations:
-            return info
-        for base in info.node.bases:
-            local = dotted(base.value)
-            if local in self.classes:
-                got = self.class_attr(local, attr, seen | {cls})  # type: ignore[arg-type]
-                if got is not None:
-                    return got
-        return None
+        def sets_it(info: _ClassInfo) -> _ClassInfo | None:
+            if not info.scanned:
+                info.scanned = True
+                for m in info.methods.values():
+                    self._collect_self_attrs(info, m)
+            return info if attr in info.attrs or attr in info.annotations else None
+
+        return self._in_hierarchy(cls, sets_it)
 
     def used_as_module(self, name: str, scope: Scope) -> bool:
         """Whether the scope calls a method only torch modules have on ``name``
