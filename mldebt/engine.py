@@ -103,7 +103,7 @@ class FileContextImpl:
         self.module = module
         self.is_test = is_test
         self.source = source.text
-        self._cells = source.cells
+        self._parsed = source  # notebooks: its cells
         self._cell_ends: frozenset[int] | None = None
         self.knowledge = knowledge
         self.names = NameResolver(module, is_package)
@@ -135,10 +135,10 @@ class FileContextImpl:
         return self._module.code_for_node(node)
 
     def ends_cell(self, stmt: cst.CSTNode) -> bool:
-        if not self._cells:
+        if not self._parsed.is_notebook:
             return False
         if self._cell_ends is None:
-            self._cell_ends = _cell_ends(self._module, Source(self.source, 0, self._cells))
+            self._cell_ends = _cell_ends(self._module, self._parsed)
         return id(stmt) in self._cell_ends
 
     # -- Sink ----------------------------------------------------------------------
