@@ -22,7 +22,7 @@ import click
 from mldebt import __version__
 from mldebt.catalog import CatalogError, load_catalog
 from mldebt.config import ConfigError, Overrides, rule_spec_options_doc
-from mldebt.engine import default_jobs
+from mldebt.engine import default_jobs, tune_gc
 from mldebt.reporters import FORMATS, render
 from mldebt import baseline as baselines
 from mldebt.baseline import BaselineError
@@ -106,6 +106,16 @@ class _Progress:
             self.bar = None
 
 
+def _cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--no-cache`` and ``--cache-dir``, shared by the commands that analyse files."""
+    fn = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                      envvar="MLDEBT_CACHE_DIR", show_envvar=True,
+                      help="Keep the file cache here (default: `cache-dir` in the config, else "
+                           ".mldebt_cache at the project root).")(fn)
+    return click.option("--no-cache", is_flag=True, envvar="MLDEBT_NO_CACHE", show_envvar=True,
+                        help="Analyse every file again; read and write no cache.")(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="mldebt", message="%(prog)s %(version)s")
 def cli() -> None:
@@ -114,6 +124,7 @@ def cli() -> None:
     It reports the smells of Sculley et al., "Hidden Technical Debt in Machine Learning
     Systems" (NeurIPS 2015): hard-coded thresholds, dead experimental code paths, and more.
     """
+    tune_gc()
 
 
 @cli.command()
@@ -150,13 +161,14 @@ def cli() -> None:
 @click.option("--strict-baseline", is_flag=True,
               help="Fail when the baseline accepts findings that are fixed (run `mldebt baseline prune`).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR is honoured too).")
+@_cache_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], with_source: bool, include_known: bool,
          select: tuple[str, ...],
          extend_select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
          fail_on: str | None, min_confidence: str | None, exit_zero: bool, strict: bool,
          preview: bool | None, config_file: Path | None, diff: str | None, baseline: Path | None,
-         strict_baseline: bool, no_color: bool, debug: bool) -> None:
+         strict_baseline: bool, no_color: bool, no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
     """Scan PATHS (default: the current directory) for ML technical debt."""
     for p in paths:
         if not p.exists() and not p.is_symlink():
@@ -172,6 +184,8 @@ def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], with_sourc
         baseline=baseline,
         diff=diff,
         with_source=with_source or any(f == "html" for f, _ in _outputs(fmt, outputs)),
+        cache=not no_cache,
+        cache_dir=cache_dir,
     )
     if diff is not None and baseline is not None:
         raise click.UsageError("--diff and --baseline are alternatives: the merge base is the baseline")
@@ -218,9 +232,10 @@ def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], with_sourc
               help="Worker processes (default: all cores; 1 runs in process).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read settings from this TOML file instead of the nearest pyproject.toml.")
+@_cache_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def graph(paths: tuple[Path, ...], fmt: str, output: Path | None, imports: bool, jobs: int | None,
-          config_file: Path | None, debug: bool) -> None:
+          config_file: Path | None, no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
     """Export the pipeline graph of PATHS: steps, data artifacts, reads, writes, runs.
 
     Undeclared reads and artifacts and pipeline-jungle chains are marked, so you can look at
@@ -233,7 +248,8 @@ def graph(paths: tuple[Path, ...], fmt: str, output: Path | None, imports: bool,
         if not p.exists() and not p.is_symlink():
             raise click.BadParameter(f"{p}: no such file or directory", param_hint="PATHS")
     request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
-                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug)
+                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug,
+                          cache=not no_cache, cache_dir=cache_dir)
     g, errors = run_graph(request)
     text = render_graph(g, fmt, imports=imports)
     for path, message in errors:
@@ -266,14 +282,16 @@ def _baseline_target(root: Path, file: Path | None, configured: str | None) -> P
               help="Where to write it (default: `baseline` in the config, else .mldebt-baseline.json at the root).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None)
+@_cache_options
 @click.option("--debug", is_flag=True)
 def baseline_create(paths: tuple[Path, ...], file: Path | None, config_file: Path | None, jobs: int | None,
-                    debug: bool) -> None:
+                    no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
     """Write a baseline accepting every finding of PATHS now (overwrites the file)."""
     from mldebt.scan import prepare
 
     request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
-                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug, use_baseline=False)
+                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug, use_baseline=False,
+                          cache=not no_cache, cache_dir=cache_dir)
     settings, _ = prepare(request)
     target = _baseline_target(settings.root, file, settings.baseline)
     report = run_scan(request)
@@ -288,14 +306,16 @@ def baseline_create(paths: tuple[Path, ...], file: Path | None, config_file: Pat
               help="The baseline to prune (default: `baseline` in the config, else .mldebt-baseline.json).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None)
+@_cache_options
 @click.option("--debug", is_flag=True)
 def baseline_prune(paths: tuple[Path, ...], file: Path | None, config_file: Path | None, jobs: int | None,
-                   debug: bool) -> None:
+                   no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
     """Remove the baseline's fixed findings. It never adds: new debt stays new."""
     from mldebt.scan import prepare
 
     request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
-                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug)
+                          overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug,
+                          cache=not no_cache, cache_dir=cache_dir)
     settings, _ = prepare(request)
     target = _baseline_target(settings.root, file, settings.baseline)
     request = dataclasses.replace(request, baseline=target)

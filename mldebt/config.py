@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
+import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -39,7 +41,7 @@ _TOP_KEYS = {
     "select": "list[str]", "extend-select": "list[str]", "ignore": "list[str]",
     "per-file-ignores": "table", "exclude": "list[str]", "extend-exclude": "list[str]",
     "preview": "bool", "fail-on": "str", "baseline": "str", "rules": "table", "data": "table",
-    "min-confidence": "str",
+    "min-confidence": "str", "cache-dir": "str",
 }
 
 
@@ -57,6 +59,7 @@ class Settings:
     data_settings: DataSettings = field(default_factory=DataSettings)  # `data`, validated
     baseline: str | None = None
     preview: bool = False
+    cache_dir: str | None = None  # relative to the root; None: `.mldebt_cache`
 
     def options_for(self, code: str) -> Mapping[str, Any]:
         return self.rule_options.get(code, {})
@@ -69,7 +72,7 @@ class Settings:
         return False
 
     def is_excluded(self, path: str) -> bool:
-        return any(path_matches(path, p) for p in self.exclude)
+        return _matcher(tuple(self.exclude))(path)
 
 
 def path_matches(path: str, pattern: str) -> bool:
@@ -79,22 +82,40 @@ def path_matches(path: str, pattern: str) -> bool:
     or the file name; a pattern with ``/`` matches the path from the root, and also any
     folder prefix of it (``data/raw`` excludes ``data/raw/x.py``); ``**`` spans folders.
     """
-    pattern = pattern.strip()
-    if not pattern:
+    return _matcher((pattern,))(path)
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """One compiled test for "does any of ``patterns`` match" (see :func:`path_matches`):
+    discovery asks it for every file, so the globs are translated once."""
+    parts_rx: list[str] = []
+    path_rx: list[str] = []
+    for pattern in patterns:
+        pattern = pattern.strip().rstrip("/").removeprefix("./")
+        if not pattern:
+            continue
+        if "/" not in pattern:
+            parts_rx.append(fnmatch.translate(pattern))
+            continue
+        pattern = pattern.lstrip("/")
+        path_rx.append(fnmatch.translate(pattern))
+        if "**/" in pattern:
+            path_rx.append(fnmatch.translate(pattern.replace("**/", "")))
+    part = re.compile("|".join(parts_rx)).match if parts_rx else None
+    whole = re.compile("|".join(path_rx)).match if path_rx else None
+
+    def match(path: str) -> bool:
+        parts = PurePosixPath(path).parts
+        if part is not None and any(part(p) for p in parts):
+            return True
+        if whole is not None:
+            for i in range(1, len(parts) + 1):
+                if whole("/".join(parts[:i])):
+                    return True
         return False
-    pattern = pattern.rstrip("/")
-    pattern = pattern.removeprefix("./")
-    parts = PurePosixPath(path).parts
-    if "/" not in pattern:
-        return any(fnmatch.fnmatchcase(part, pattern) for part in parts)
-    pattern = pattern.lstrip("/")
-    for i in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:i])
-        if fnmatch.fnmatchcase(prefix, pattern):
-            return True
-        if "**/" in pattern and fnmatch.fnmatchcase(prefix, pattern.replace("**/", "")):
-            return True
-    return False
+
+    return match
 
 
 def find_config(start: Path) -> Path | None:
@@ -255,6 +276,7 @@ def build_settings(catalog: Catalog, root: Path, config_file: Path | None,
         data=table.get("data", {}),
         data_settings=data_settings,
         baseline=table.get("baseline"),
+        cache_dir=table.get("cache-dir"),
         preview=preview,
     )
 

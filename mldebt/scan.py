@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mldebt import __version__
+from mldebt.cache import open_cache
 from mldebt.catalog import Catalog, RuleSpec, _load_class, load_catalog
 from mldebt.config import Overrides, Settings, build_settings, find_config
 from mldebt.discovery import (
@@ -71,6 +72,23 @@ class ScanRequest:
     use_baseline: bool = True  # False: ignore any configured baseline (`baseline create`)
     diff: str | None = None  # a git revision: findings that do not exist at its merge base are new
     with_source: bool = False  # attach the source lines around each finding and the report's meta
+    cache: bool = False  # reuse and store file results (the CLI turns it on; `--no-cache` off)
+    cache_dir: Path | None = None  # overrides `cache-dir` in the configuration
+
+
+DEFAULT_CACHE_DIR = ".mldebt_cache"
+
+
+def cache_dir(request: ScanRequest, settings: Settings) -> Path | None:
+    """Where this scan keeps its cache: the request's folder, else the configuration's, else
+    ``.mldebt_cache`` at the root. None when that default is a symbolic link (a repository
+    must not steer the scan's writes elsewhere)."""
+    if request.cache_dir is not None:
+        return request.cache_dir.resolve()
+    if settings.cache_dir:
+        return (settings.root / settings.cache_dir).resolve()
+    folder = settings.root / DEFAULT_CACHE_DIR
+    return None if folder.is_symlink() else folder
 
 
 def resolve_root(targets: Sequence[Path]) -> Path:
@@ -175,17 +193,19 @@ def _scan_diff(request: ScanRequest, settings: Settings, catalog: Catalog,
     if top is None:
         raise gitinfo.GitError(f"--diff needs a git repository; {settings.root} is not in one")
     base = gitinfo.merge_base(settings.root, request.diff or "HEAD")
-    cache_dir = settings.root / ".mldebt_cache"
+    folder = cache_dir(request, settings) or settings.root / DEFAULT_CACHE_DIR
     key = f"{base}-{_settings_key(settings)}"
-    cached = gitinfo.cached_json(cache_dir, key)
+    cached = gitinfo.cached_json(folder, key)
     if cached is not None and isinstance(cached.get("baseline"), str):
         base_line = loads(cached["baseline"], f"diff cache {key}")
     else:
-        with gitinfo.worktree(top, base, cache_dir) as tree:
+        with gitinfo.worktree(top, base, folder) as tree:
             project = tree / settings.root.relative_to(top)
-            sub = dataclasses.replace(request, targets=(project,), diff=None, use_baseline=False, config_file=None)
+            # the same file cache: files unchanged since the merge base are not parsed again
+            sub = dataclasses.replace(request, targets=(project,), diff=None, use_baseline=False, config_file=None,
+                                      cache_dir=folder if request.cache else None)
             base_line = from_findings(run_scan(sub).findings) if project.exists() else from_findings(())
-        gitinfo.store_json(cache_dir, key, {"baseline": dumps(base_line)})
+        gitinfo.store_json(folder, key, {"baseline": dumps(base_line)})
     report = run_scan(dataclasses.replace(request, diff=None, use_baseline=False), progress)
     renames = gitinfo.renames(settings.root, base)
     report, found = apply_baseline(report, base_line, renames, f"diff:{base[:12]}")
@@ -258,7 +278,11 @@ def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: 
         module, is_package = module_name(abspath, settings.root)
         jobs.append(FileJob(str(abspath), rel, module, is_test_path(rel), is_package))
     tick = progress(len(jobs), request.jobs) if progress else None
-    results = analyse_files(jobs, plans, catalog.knowledge, request.jobs, request.debug, tick)
+    cache = None
+    if request.cache:
+        folder = cache_dir(request, settings)
+        cache = open_cache(folder, plans, catalog.knowledge) if folder is not None else None
+    results = analyse_files(jobs, plans, catalog.knowledge, request.jobs, request.debug, tick, cache)
     extra_errors = [FileError(p, m) for p, m in found.errors]
     declarations = None
     if any(p.code == "facts:io" for p in plans):

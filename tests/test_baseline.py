@@ -213,7 +213,8 @@ def test_baseline_create_without_git(tmp_path):
 
 # --- diff mode ------------------------------------------------------------------------
 
-def test_diff_reports_only_what_the_change_adds(repo):
+def test_diff_reports_only_what_the_change_adds(repo, monkeypatch):
+    monkeypatch.delenv("MLDEBT_CACHE_DIR")  # the default cache folder, at the project root
     (repo / ".mldebt-baseline.json").unlink()
     (repo / "pyproject.toml").write_text('[tool.mldebt]\nselect = ["MLD301", "MLD5"]\n')
     (repo / "churn" / "load.py").write_text("import pandas as pd\n\ndef load():\n    return pd.read_csv('data/clean.csv')\n")
@@ -238,6 +239,7 @@ def test_diff_reports_only_what_the_change_adds(repo):
     assert data["summary"]["baseline"].startswith("diff:")
     assert done.returncode == 1
     assert (repo / ".mldebt_cache" / "diff").is_dir() and "worktrees" not in git(repo, "worktree", "list")
+    assert list((repo / ".mldebt_cache" / "files").glob("*/*/*"))  # file results, reused by the base's scan
     again = mldebt(repo, "scan", "--diff", "HEAD~1", "--format", "json")
     assert json.loads(again.stdout)["summary"]["new"] == 2  # the cached base gives the same answer
     assert git(repo, "status", "--porcelain") == ""  # nothing written into the tree but ignored cache
