@@ -28,10 +28,12 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ FORMAT = 2  # bump when the entry layout changes
 _SECRET_BYTES = 32
 # results that say nothing lasting about the file's bytes are never stored
 _TRANSIENT_ERRORS = ("internal error", "cannot read", "timed out")
+STALE_AFTER = 7 * 24 * 3600  # seconds: entries and settings folders unused this long are removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class FileCache:
     folder: str  # <cache dir>/files/<settings key>
     settings_key: str
     secret: bytes
+    looked_up: set[str] = field(default_factory=set, repr=False, compare=False)  # names asked for
 
     def name(self, path: str, module: str, is_test: bool, is_package: bool, data: bytes) -> str:
         ident = "\0".join((self.settings_key, path, module, str(int(is_test)), str(int(is_package))))
@@ -62,6 +66,7 @@ class FileCache:
     def load(self, name: str) -> FileResult | None:
         """The result stored under ``name``, or None when absent, foreign or corrupt (a bad
         entry is deleted so that it is rebuilt)."""
+        self.looked_up.add(name)
         entry = os.path.join(self.folder, name[:2], name)
         try:
             with open(entry, "rb") as fh:
@@ -109,6 +114,42 @@ class FileCache:
             if tmp is not None:
                 with suppress(OSError):
                     os.unlink(tmp)
+
+
+    def prune(self, now: float | None = None) -> int:
+        """After a scan of the whole project: remove the entries it did not look up (files
+        since edited or deleted) and other settings' folders, once unused for
+        :data:`STALE_AFTER`. Returns how many entries and folders were removed."""
+        now = time.time() if now is None else now
+        removed = 0
+        with suppress(OSError):
+            os.utime(self.folder)  # this settings folder was used now
+        for sub in _scandir(self.folder):
+            if not sub.is_dir(follow_symlinks=False):
+                continue
+            for entry in _scandir(sub.path):
+                if entry.name in self.looked_up:
+                    continue
+                with suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                        os.unlink(entry.path)
+                        removed += 1
+        for other in _scandir(os.path.dirname(self.folder)):
+            if other.path == self.folder or not other.is_dir(follow_symlinks=False):
+                continue
+            with suppress(OSError):
+                if now - other.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    shutil.rmtree(other.path, ignore_errors=True)
+                    removed += 1
+        return removed
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
 
 
 def open_cache(cache_dir: Path, plans: Sequence[Any], knowledge: Mapping[str, Any]) -> FileCache | None:

@@ -353,6 +353,31 @@ def merge(reports: tuple[Path, ...], output: Path) -> None:
                f"{sum(r.summary.findings for r in loaded)} findings)", err=True)
 
 
+@cli.command()
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="MLDEBT_CACHE_DIR", show_envvar=True, help="The cache folder to remove (default: the project's).")
+def clean(path: Path | None, cache_dir: Path | None) -> None:
+    """Remove the cache of the project at PATH (default: the current directory)."""
+    import shutil
+
+    from mldebt.scan import cache_dir as folder_of
+    from mldebt.scan import prepare
+
+    request = ScanRequest(targets=(path or Path.cwd(),), cache_dir=cache_dir)
+    settings, _ = prepare(request)
+    folder = folder_of(request, settings)
+    if folder is None or not folder.exists():
+        click.echo("mldebt: no cache to remove", err=True)
+        return
+    marker = folder / ".gitignore"
+    ours = marker.is_file() and marker.read_text(encoding="utf-8", errors="replace").startswith("# created by mldebt")
+    if not ours:
+        raise click.UsageError(f"{folder} does not look like an mldebt cache (no .gitignore of ours): not removed")
+    shutil.rmtree(folder)
+    click.echo(f"mldebt: removed {folder}", err=True)
+
+
 @cli.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True)

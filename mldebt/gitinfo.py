@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
+from mldebt.cache import ignore_all
+
 _TIMEOUT = 120.0
 _CHECKOUT_TIMEOUT = 900.0
 # Variables that make git use another repository, work tree or index than cwd's.
@@ -252,7 +254,7 @@ def worktree(root: Path, commit: str, cache_dir: Path) -> Iterator[Path]:
         raise GitError(f"unknown revision '{commit}'")
     parent = cache_dir / "worktrees"
     parent.mkdir(parents=True, exist_ok=True)
-    _ignore_all(parent)
+    ignore_all(parent)
     label = re.sub(r"[^A-Za-z0-9]", "_", commit)[:12]
     path = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=parent)).resolve()
     try:
@@ -274,14 +276,6 @@ def _remove_worktree(root: Path, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
         if removed.returncode != 0 and "is not a working tree" not in removed.stderr:
             _git(root, ["worktree", "prune"])
-
-
-def _ignore_all(folder: Path) -> None:
-    """Keep a cache folder out of ``git status`` when it sits inside the work tree."""
-    marker = folder / ".gitignore"
-    if not marker.exists():
-        with suppress(OSError):
-            marker.write_text("# created by mldebt\n*\n", encoding="utf-8")
 
 
 def _entry(cache_dir: Path, key: str) -> Path:
@@ -315,7 +309,7 @@ def store_json(cache_dir: Path, key: str, data: dict) -> None:
     tmp: str | None = None
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        _ignore_all(entry.parent)
+        ignore_all(entry.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=entry.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

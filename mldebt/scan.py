@@ -283,6 +283,8 @@ def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: 
         folder = cache_dir(request, settings)
         cache = open_cache(folder, plans, catalog.knowledge) if folder is not None else None
     results = analyse_files(jobs, plans, catalog.knowledge, request.jobs, request.debug, tick, cache)
+    if cache is not None and report_only is None and settings.root in {t.resolve() for t in targets}:
+        cache.prune()  # a scan of the whole project knows which entries are still current
     extra_errors = [FileError(p, m) for p, m in found.errors]
     declarations = None
     if any(p.code == "facts:io" for p in plans):

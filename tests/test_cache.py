@@ -349,3 +349,48 @@ def test_result_order_is_kept_with_hits_and_misses(tmp_path):
     results = engine.analyse_files(jobs, [], {}, 1, cache=cache)
     assert [r.path for r in results] == [j.path for j in jobs]
     assert results[::2] == first
+
+
+# --- housekeeping ------------------------------------------------------------------------
+
+def test_a_full_scan_prunes_what_stayed_unused(project, tmp_path):
+    """Entries of edited or deleted files and folders of old settings go once unused for a
+    week; entries still current and recent ones stay."""
+    from mldebt.cache import STALE_AFTER
+
+    cache_dir = tmp_path / "cache"
+    _scan(project, cache_dir)
+    current = _entries(cache_dir)
+    key_folder = current[0].parent.parent
+    old = os.path.getmtime(current[0]) - STALE_AFTER - 60
+    stale = key_folder / "ab" / ("ab" + "0" * 62)
+    recent = key_folder / "cd" / ("cd" + "0" * 62)
+    for p in (stale, recent):
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"x")
+    other = cache_dir / "files" / ("0" * 24)
+    other.mkdir()
+    for p in (*current, stale, other):
+        os.utime(p, (old, old))  # every entry looks a week old, the current ones too
+    _scan(project, cache_dir)
+    assert not stale.exists() and not other.exists()
+    assert recent.exists() and all(p.exists() for p in current)
+    # a scan of some files only prunes nothing
+    os.utime(recent, (old, old))
+    _scan(project / sorted(p.name for p in project.iterdir() if p.is_dir() and not p.name.startswith("."))[0],
+          cache_dir)
+    assert recent.exists()
+
+
+def test_clean_removes_the_cache_and_only_ours(project, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLDEBT_CACHE_DIR")
+    assert _cli(project, "scan").returncode in (0, 1)
+    assert (project / ".mldebt_cache").is_dir()
+    done = _cli(project, "clean")
+    assert done.returncode == 0 and not (project / ".mldebt_cache").exists(), done.stderr
+    assert "no cache" in _cli(project, "clean").stderr
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    done = _cli(project, "clean", "--cache-dir", str(precious))
+    assert done.returncode == 2 and (precious / "thesis.tex").exists()
