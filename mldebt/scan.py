@@ -7,6 +7,7 @@ per-file-ignores), suppression comments, minimum confidence, fingerprints and th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import os
@@ -274,8 +275,9 @@ def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: 
         whole = discover((settings.root,), settings.root, settings.is_excluded)
         found = type(whole)(whole.files, tuple(sorted({*found.errors, *whole.errors})))
     jobs = []
+    has_init = functools.lru_cache(maxsize=None)(Path.exists)  # asked once per folder, not per file
     for abspath, rel in found.files:
-        module, is_package = module_name(abspath, settings.root)
+        module, is_package = module_name(abspath, settings.root, has_init)
         jobs.append(FileJob(str(abspath), rel, module, is_test_path(rel), is_package))
     tick = progress(len(jobs), request.jobs) if progress else None
     cache = None

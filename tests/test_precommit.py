@@ -74,10 +74,17 @@ def pre_commit(root: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     return _run([str(exe) if exe.exists() else "pre-commit", "run", *args], root, env)
 
 
+def _entries(root: Path) -> set[str]:
+    return {p.name for p in (root / ".mldebt_cache" / "files").glob("*/*/*") if not p.name.startswith(".")}
+
+
 def test_the_hooks_pass_on_clean_code_and_fail_on_a_staged_threshold(project):
     root, env = project
+    env = {k: v for k, v in env.items() if k != "MLDEBT_CACHE_DIR"}  # the default: the project's own
     clean = pre_commit(root, env, "--all-files")
     assert clean.returncode == 0, clean.stdout + clean.stderr
+    built = _entries(root)
+    assert built and git(root, "status", "--porcelain") == ""  # the cache ignores itself
     (root / "review.py").write_text(
         "def flag(model, X):\n    probs = model.predict_proba(X)[:, 1]\n    return probs > 0.73\n")
     git(root, "add", "review.py")
@@ -85,6 +92,8 @@ def test_the_hooks_pass_on_clean_code_and_fail_on_a_staged_threshold(project):
     assert staged.returncode == 1, staged.stdout + staged.stderr
     assert "review.py:3:12: MLD301" in staged.stdout
     assert staged.stdout.count("MLD301 [hard-coded-threshold]") == 2  # once per hook: files, then diff
+    # the unchanged files' entries were reused: one new entry, for the new file
+    assert built < _entries(root) and len(_entries(root) - built) == 1
 
 
 def test_the_files_hook_reports_only_the_files_passed_but_analyses_the_project(project):
