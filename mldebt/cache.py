@@ -130,8 +130,10 @@ class FileCache:
             for entry in _scandir(sub.path):
                 if entry.name in self.looked_up:
                     continue
+                # a temporary file an interrupted scan left: an hour is long past any write
+                limit = 3600 if entry.name.startswith(".") else STALE_AFTER
                 with suppress(OSError):
-                    if now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    if now - entry.stat(follow_symlinks=False).st_mtime > limit:
                         os.unlink(entry.path)
                         removed += 1
         for other in _scandir(os.path.dirname(self.folder)):

@@ -370,10 +370,14 @@ def test_a_full_scan_prunes_what_stayed_unused(project, tmp_path):
         p.write_bytes(b"x")
     other = cache_dir / "files" / ("0" * 24)
     other.mkdir()
+    leftover = key_folder / "ab" / ".abcd1234-x.tmp"  # what a killed scan leaves
+    leftover.write_bytes(b"half an entry")
+    hour_ago = os.path.getmtime(current[0]) - 3700
+    os.utime(leftover, (hour_ago, hour_ago))
     for p in (*current, stale, other):
         os.utime(p, (old, old))  # every entry looks a week old, the current ones too
     _scan(project, cache_dir)
-    assert not stale.exists() and not other.exists()
+    assert not stale.exists() and not other.exists() and not leftover.exists()
     assert recent.exists() and all(p.exists() for p in current)
     # a scan of some files only prunes nothing
     os.utime(recent, (old, old))
