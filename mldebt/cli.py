@@ -10,6 +10,7 @@ import dataclasses
 import inspect
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -427,10 +428,23 @@ def explain_text(rule: str) -> str:
     return f"{head}{doc}\n\n### Option defaults\n{opts}\n"
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (what CI sends a cancelled job) unwinds like Ctrl-C: temporary files are
+    removed, workers are stopped, and every report and baseline stays the old whole file."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (mldebt called from a library): leave it
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click's exit codes, except that an internal error exits 2, not 1."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    _interrupt_on_sigterm()
     try:
         cli.main(args=args, prog_name="mldebt", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -442,8 +456,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"mldebt: error: {exc.format_message()}", err=True)
         sys.exit(EXIT_ERROR)
-    except click.exceptions.Abort:
-        click.echo("mldebt: aborted", err=True)
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt (Ctrl-C, SIGTERM)
+        click.echo("mldebt: interrupted", err=True)
         sys.exit(EXIT_ERROR)
     except (ConfigError, CatalogError, BaselineError, GitError, ReportFileError) as exc:
         click.echo(f"mldebt: error: {exc}", err=True)

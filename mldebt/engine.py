@@ -19,6 +19,7 @@ import dataclasses
 import gc
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -770,6 +771,9 @@ def tune_gc() -> None:
 
 
 def _init_pool_worker(*args: Any) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides, the workers do not print
+    # a traceback each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     init_worker(*args)
     gc.freeze()  # what the worker holds from now on (modules, catalog) is never rescanned
 
@@ -792,6 +796,17 @@ def analyse_file(job: FileJob) -> FileResult:
     if cache is not None:
         cache.store(cache.name(job.path, job.module, job.is_test, job.is_package, data), result)
     return result
+
+
+def _stop(pool: Any) -> None:
+    """Cancel what is queued and end the workers now (``shutdown`` alone waits for them)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+    else:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def cached_results(jobs: Sequence[FileJob], cache: FileCache) -> dict[int, FileResult]:
@@ -830,12 +845,17 @@ def analyse_files(jobs: Sequence[FileJob], plans: Sequence[RulePlan], knowledge:
         from concurrent.futures import ProcessPoolExecutor
 
         chunk = max(1, min(16, len(todo) // (n_jobs * 8)))
-        with ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_pool_worker,
-                                 initargs=(tuple(plans), knowledge, debug, cache)) as pool:
+        pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_pool_worker,
+                                   initargs=(tuple(plans), knowledge, debug, cache))
+        try:
             for result in pool.map(analyse_file, todo, chunksize=chunk):
                 fresh.append(result)
                 if progress:
                     progress(1)
+        except BaseException:
+            _stop(pool)  # interrupted: do not wait for the queued files
+            raise
+        pool.shutdown(wait=True)
     computed = iter(fresh)
     return [hits[i] if i in hits else next(computed) for i in range(len(jobs))]
 
