@@ -82,6 +82,33 @@ _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 # f-strings and, where libcst has them, PEP 750 t-strings: located as a whole
 _FSTRINGS = frozenset(t for t in (cst.FormattedString, getattr(cst, "TemplatedString", None)) if t)
 
+# What the walk does at a node, per node class (computed once; ``isinstance`` against
+# libcst's abstract classes goes through ``ABCMeta`` and costs a Python call each time).
+_K_IMPORT, _K_IMPORT_FROM, _K_STRING, _K_FSTRING, _K_FUNCTION, _K_CLASS, _K_LAMBDA = range(1, 8)
+_KINDS: dict[type, int] = {
+    cst.Import: _K_IMPORT, cst.ImportFrom: _K_IMPORT_FROM, cst.SimpleString: _K_STRING,
+    **{t: _K_FSTRING for t in _FSTRINGS},
+    cst.FunctionDef: _K_FUNCTION, cst.ClassDef: _K_CLASS, cst.Lambda: _K_LAMBDA,
+}
+_INFO: dict[type, tuple[tuple[str, ...], bool, int]] = {}  # class -> (fields, is a statement, kind)
+
+
+def _info(cls: type) -> tuple[tuple[str, ...], bool, int]:
+    hit = _INFO[cls] = (_FIELDS.get(cls) or _fields(cls), issubclass(cls, _STATEMENTS), _KINDS.get(cls, 0))
+    return hit
+
+
+# What a field's value is, per value type: a node, a sequence (of nodes), or anything else.
+_V_OTHER, _V_NODE, _V_SEQUENCE = 3, 1, 2  # all true: `kinds.get(t) or compute`
+_VALUE_KINDS: dict[type, int] = {}
+
+
+def _value_kind(t: type) -> int:
+    kind = _VALUE_KINDS[t] = (
+        _V_NODE if issubclass(t, cst.CSTNode) else _V_SEQUENCE if t is tuple or t is list else _V_OTHER
+    )
+    return kind
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -118,6 +145,11 @@ class FileContextImpl:
         self._comments: list[Comment] | None = None
         self.masked: list[tuple[int, int]] = []  # strings and comments: (start, end) offsets
         self.pending: list[_Pending] = []
+        self._shared: dict[Any, Any] = {}
+        self._helpers: list[Any] = []  # shared helpers, walked before the rules
+        # reported node -> its top-level statement, for _positions (see _TOPS)
+        self._tops: dict[int, cst.CSTNode] = {}
+        _TOPS[:] = [module_node, self._tops, self.source]
 
     # -- FileContext ---------------------------------------------------------------
     @property
@@ -135,7 +167,15 @@ class FileContextImpl:
         return self._comments
 
     def code_for(self, node: cst.CSTNode) -> str:
-        return self._module.code_for_node(node)
+        plain = _plain_code(node)  # a name or dotted name as written: no code generation
+        return plain if plain is not None else self._module.code_for_node(node)
+
+    def shared(self, key: Any, make: Callable[[], Any]) -> Any:
+        hit = self._shared.get(key)
+        if hit is None:
+            hit = self._shared[key] = make()
+            self._helpers.append(hit)
+        return hit
 
     def ends_cell(self, stmt: cst.CSTNode) -> bool:
         if not self._parsed.is_notebook:
@@ -148,19 +188,29 @@ class FileContextImpl:
     def report(self, code: str, node: cst.CSTNode, message: str, hint: str,
                confidence: Confidence | None, severity: Severity | None) -> None:
         anchor = node if isinstance(node, _STATEMENTS) else (self._statements[-1] if self._statements else None)
+        self._note_top(node, anchor)
         self.pending.append(_Pending(code, node, anchor, self.scope, message, hint, confidence, severity))
 
     def fact(self, code: str, kind: str, node: cst.CSTNode | None, data: Mapping[str, Any]) -> None:
         anchor = None
         if node is not None:
             anchor = node if isinstance(node, _STATEMENTS) else (self._statements[-1] if self._statements else None)
+            self._note_top(node, anchor)
         self.pending.append(_Pending(code, node, anchor, self.scope, kind=kind, data=dict(data)))  # type: ignore[arg-type]
+
+    def _note_top(self, node: cst.CSTNode, anchor: cst.CSTNode | None) -> None:
+        """The top-level statement being walked, presumably holding ``node`` (_positions checks)."""
+        if self._statements:
+            top = self._statements[0]
+            self._tops[id(node)] = top
+            if anchor is not None:
+                self._tops[id(anchor)] = top
 
     # -- the walk ------------------------------------------------------------------
     def walk(self, rules: Sequence[Rule]) -> None:
         visits: dict[type, list[Callable[[Any], Any]]] = {}
         leaves: dict[type, list[Callable[[Any], Any]]] = {}
-        for rule in rules:
+        for rule in (*self._helpers, *rules):  # shared helpers (their visit_/leave_) first
             for attr, classes in _handlers_of(type(rule)):
                 target = visits if attr[0] == "v" else leaves
                 method = getattr(rule, attr)
@@ -172,44 +222,51 @@ class FileContextImpl:
 
     def _walk(self, node: cst.CSTNode) -> None:
         cls = type(node)
-        is_stmt = isinstance(node, _STATEMENTS)
+        info = _INFO.get(cls) or _info(cls)
+        fields, is_stmt, kind = info
         if is_stmt:
             self._statements.append(node)
-        if cls is cst.Import:
-            self.names.add_import(node)  # type: ignore[arg-type]
-        elif cls is cst.ImportFrom:
-            self.names.add_import_from(node)  # type: ignore[arg-type]
-        elif cls is cst.SimpleString or cls in _FSTRINGS:
-            self._strings.append(node)
+        if kind:
+            if kind == _K_IMPORT:
+                self.names.add_import(node)  # type: ignore[arg-type]
+            elif kind == _K_IMPORT_FROM:
+                self.names.add_import_from(node)  # type: ignore[arg-type]
+            elif kind == _K_STRING or kind == _K_FSTRING:
+                self._strings.append(node)
         fns = self._visits.get(cls)
         if fns:
             for fn in fns:
                 fn(node)
         scope_pushed = fn_pushed = False
-        if cls is cst.FunctionDef or cls is cst.ClassDef:
+        if kind == _K_FUNCTION or kind == _K_CLASS:
             self._scopes.append(node.name.value)  # type: ignore[attr-defined]
-            self.names.local_defs.add(node.name.value)  # type: ignore[attr-defined]
+            self.names.add_local_def(node.name.value)  # type: ignore[attr-defined]
             scope_pushed = True
-            if cls is cst.FunctionDef:
+            if kind == _K_FUNCTION:
                 self._functions.append(node)
                 fn_pushed = True
-        elif cls is cst.Lambda:
+        elif kind == _K_LAMBDA:
             self._functions.append(node)
             fn_pushed = True
-        fields = _FIELDS.get(cls) or _fields(cls)
         walk = self._walk
-        for name in fields:
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                if cls in _FSTRINGS:
-                    continue  # its parts are located with the f-string as a whole
-                walk(value)
-            elif type(value) is tuple or type(value) is list:
-                for child in value:
-                    if isinstance(child, cst.CSTNode):
-                        if cls in _FSTRINGS:
+        kinds = _VALUE_KINDS
+        if kind == _K_FSTRING:
+            # its parts are located with the f-string as a whole: only its sequences are walked
+            for name in fields:
+                value = getattr(node, name)
+                if (kinds.get(type(value)) or _value_kind(type(value))) == _V_SEQUENCE:
+                    for child in value:
+                        if (kinds.get(type(child)) or _value_kind(type(child))) == _V_NODE:
                             self._walk_fstring_part(child)
-                        else:
+        else:
+            for name in fields:
+                value = getattr(node, name)
+                vk = kinds.get(type(value)) or _value_kind(type(value))
+                if vk == _V_NODE:
+                    walk(value)
+                elif vk == _V_SEQUENCE:
+                    for child in value:
+                        if (kinds.get(type(child)) or _value_kind(type(child))) == _V_NODE:
                             walk(child)
         if scope_pushed:
             self._scopes.pop()
@@ -231,6 +288,25 @@ class FileContextImpl:
             self._walk(part)
         finally:
             self._strings = saved
+
+
+def _plain_code(node: cst.CSTNode) -> str | None:
+    """``code_for_node`` of a name or a dotted name without parentheses or spaces, else None."""
+    if type(node) is cst.Name:
+        return None if node.lpar or node.rpar else node.value
+    parts: list[str] = []
+    while type(node) is cst.Attribute:
+        dot, attr = node.dot, node.attr
+        if node.lpar or node.rpar or type(dot) is not cst.Dot or attr.lpar or attr.rpar \
+                or type(dot.whitespace_before) is not cst.SimpleWhitespace or dot.whitespace_before.value \
+                or type(dot.whitespace_after) is not cst.SimpleWhitespace or dot.whitespace_after.value:
+            return None
+        parts.append(attr.value)
+        node = node.value
+    if type(node) is not cst.Name or not parts or node.lpar or node.rpar:
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
 
 
 _SUBCLASSES: dict[type, tuple[type, ...]] = {}
@@ -447,9 +523,93 @@ def _positions(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _S
     ``AsName``, unary operators, whitespace...) are trimmed of leading blank and comment
     lines, indentation and trailing whitespace instead.
     """
+    by_statement = _positions_by_statement(module, nodes)
+    if by_statement is not None:
+        return by_statement
     targets = {id(n) for n in nodes}
     state = _PositionState(targets, default_indent=module.default_indent, default_newline=module.default_newline)
     module._codegen(state)
+    return _spans(state, 1, 0)
+
+
+# The file being analysed: its module, reported node -> top-level statement, and text. One
+# slot (files are analysed one after another in a process), filled by FileContextImpl.
+_TOPS: list[Any] = [None, None, None]
+
+
+def _positions_by_statement(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _Span] | None:
+    """``_positions`` generating only the top-level statements that hold ``nodes``.
+
+    libcst writes a top-level statement back exactly as it was read, so where its code is
+    found in the file's text is where it is, when it is found there once only. None when
+    that does not hold for some statement, or a node was reported outside the walk's
+    statements (the caller then generates the whole module).
+    """
+    if _TOPS[0] is not module or not module.has_trailing_newline:  # else the code is the text
+        return None
+    tops: dict[int, cst.CSTNode] = _TOPS[1]
+    text: str = _TOPS[2]
+    groups: dict[int, tuple[cst.CSTNode, set[int]]] = {}
+    missing = {id(n) for n in nodes if id(n) not in tops}
+    if missing:  # reported after the walk (``finish``): look for them statement by statement
+        tops = dict(tops)
+        for stmt in module.body:
+            for key in _ids_below(stmt, missing):
+                tops[key] = stmt
+                missing.discard(key)
+            if not missing:
+                break
+    for n in nodes:
+        top = tops.get(id(n))
+        if top is None:
+            return None
+        group = groups.get(id(top))
+        if group is None:
+            group = groups[id(top)] = (top, set())
+        group[1].add(id(n))
+    out: dict[int, _Span] = {}
+    for top, targets in groups.values():
+        state = _PositionState(targets, default_indent=module.default_indent, default_newline=module.default_newline)
+        top._codegen(state)
+        if len(state.spans) != len(targets):  # a node reported while walking another statement
+            return None
+        code = "".join(state.tokens)
+        at = text.find(code)
+        if not code or at < 0 or text.find(code, at + 1) >= 0:
+            return None
+        line_start = text.rfind("\n", 0, at) + 1
+        out.update(_spans(state, text.count("\n", 0, at) + 1, at - line_start))
+    return out
+
+
+_ALL_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _ids_below(node: cst.CSTNode, wanted: set[int]) -> list[int]:
+    """Which of the ``wanted`` node ids are ``node`` or below it (whitespace and comments too)."""
+    out = []
+    stack = [node]
+    kinds = _VALUE_KINDS
+    while stack:
+        n = stack.pop()
+        if id(n) in wanted:
+            out.append(id(n))
+        cls = type(n)
+        fields = _ALL_FIELDS.get(cls)
+        if fields is None:
+            fields = _ALL_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+        for name in fields:
+            value = getattr(n, name)
+            vk = kinds.get(type(value)) or _value_kind(type(value))
+            if vk == _V_NODE:
+                stack.append(value)
+            elif vk == _V_SEQUENCE:
+                stack.extend(c for c in value if (kinds.get(type(c)) or _value_kind(type(c))) == _V_NODE)
+    return out
+
+
+def _spans(state: _PositionState, first_line: int, first_column: int) -> dict[int, _Span]:
+    """The spans of ``state``'s targets, its first token being at ``first_line``/``first_column``."""
     tokens = state.tokens
     # ``Module`` pops the file's last newline after its statements recorded their ends
     size = len(tokens)
@@ -463,7 +623,7 @@ def _positions(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> dict[int, _S
     # token index -> (line, col) for every boundary we need, in one pass
     wanted = sorted({i for b in bounds.values() for i in b[:2]})
     where: dict[int, tuple[int, int]] = {}
-    line, col, idx = 1, 0, 0
+    line, col, idx = first_line, first_column, 0
     for target in wanted:
         while idx < target:
             tok = tokens[idx]

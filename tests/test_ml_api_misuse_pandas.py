@@ -481,3 +481,19 @@ DOT = [
 @pytest.mark.parametrize(("code", "expected"), DOT)
 def test_numpy_dot_on_matrices(code, expected):
     assert lines(code, "MLD908") == expected
+
+
+def test_rules_sharing_a_tracker_see_what_a_tracker_of_their_own_would():
+    # MLD907's look at `load()` in `a` comes before `pandas` is imported and before any
+    # assignment or return evaluates `load()`: with a tracker of its own it resolved `load`'s
+    # annotation there (unknown), and MLD904's tracker only in `b`, after the import. The
+    # rules share one tracker per file; MLD907 gets its own copy at that point.
+    code = (
+        "def a():\n    print(load().values)\n\n"
+        "import pandas as pd\n\n"
+        "def b():\n    df = load()\n    df['a'][df['b'] > 0] = 0\n    return df.values\n\n"
+        "def load() -> pd.DataFrame:\n    return pd.read_csv('x')\n\n"
+        "def d():\n    return load().values\n"
+    )
+    report = scan_snippets({"src/prep.py": code}, select=["MLD904", "MLD907"])
+    assert [(f.rule, f.line) for f in report.findings] == [("MLD904", 8), ("MLD907", 15)]

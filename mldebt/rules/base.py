@@ -101,6 +101,10 @@ class FileContext(Protocol):
 
     def code_for(self, node: cst.CSTNode) -> str: ...
 
+    # a per-file helper several rules share, made by ``make()`` on first use; the walk calls
+    # its ``visit_<Node>``/``leave_<Node>`` methods, if any, before any rule's
+    def shared(self, key: Any, make: Callable[[], T]) -> T: ...
+
     # notebooks: whether a top-level statement is the last of its cell (Jupyter displays the
     # value of a cell's last expression); always False outside notebooks
     def ends_cell(self, stmt: cst.CSTNode) -> bool: ...

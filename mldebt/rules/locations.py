@@ -276,13 +276,14 @@ class LocationEvaluator:
         if depth > 40:
             return None
         d = depth + 1
-        if isinstance(node, cst.SimpleString):
+        # `type(node) is`: concrete node classes; isinstance on libcst's ABCs costs a Python call
+        if type(node) is cst.SimpleString:
             s = node.evaluated_value
             return Loc((s if isinstance(s, str) else s.decode("latin-1"),))
-        if isinstance(node, cst.ConcatenatedString):
+        if type(node) is cst.ConcatenatedString:
             left, right = self.loc_of(node.left, d), self.loc_of(node.right, d)
             return concat(left, right) if left and right else None
-        if isinstance(node, cst.FormattedString):
+        if type(node) is cst.FormattedString:
             out = Loc(())
             for p in node.parts:
                 if isinstance(p, cst.FormattedStringText):
@@ -293,28 +294,28 @@ class LocationEvaluator:
                         inner = Loc((STAR,), inner.external)
                     out = concat(out, inner if inner is not None else Loc((STAR,)))
             return out
-        if isinstance(node, cst.Name):
+        if type(node) is cst.Name:
             return self.lookup(node.value)
-        if isinstance(node, cst.Attribute):
+        if type(node) is cst.Attribute:
             return self._attribute(node, d)
-        if isinstance(node, cst.Subscript):
+        if type(node) is cst.Subscript:
             return self._subscript(node, d)
-        if isinstance(node, cst.BinaryOperation):
+        if type(node) is cst.BinaryOperation:
             return self._binary(node, d)
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             return self._call(node, d)
-        if isinstance(node, (cst.List, cst.Tuple)) and node.elements:
+        if (type(node) is cst.List or type(node) is cst.Tuple) and node.elements:
             opts = [self.loc_of(e.value, d) for e in node.elements if isinstance(e, cst.Element)]
             if len(opts) == len(node.elements) and all(o is not None and o.has_text() for o in opts):
                 return Choices(tuple(o for o in opts if o is not None))
             return None
-        if isinstance(node, cst.IfExp):
+        if type(node) is cst.IfExp:
             a, b = self.loc_of(node.body, d), self.loc_of(node.orelse, d)
             for x in (a, b):
                 if x is not None and x.external:
                     return x
             return None
-        if isinstance(node, cst.BooleanOperation):  # `args.data or "data/x.csv"`
+        if type(node) is cst.BooleanOperation:  # `args.data or "data/x.csv"`
             first = self.value(node.left, d)
             if isinstance(first, Loc) and first.external:
                 return first

@@ -14,16 +14,27 @@ import builtins
 import libcst as cst
 
 _BUILTINS = frozenset(dir(builtins))
+_NAME = cst.Name
+_ATTRIBUTE = cst.Attribute
+_CALL = cst.Call  # no subclasses: `type(node) is`
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a chain of names and attributes, else None."""
+    # `type(...) is`, not isinstance: libcst classes are ABCs, whose isinstance costs a
+    # Python-level call on every miss (Name and Attribute have no subclasses)
+    kind = type(node)
+    if kind is _NAME:
+        return node.value  # type: ignore[attr-defined,no-any-return]
+    if kind is not _ATTRIBUTE:
+        return None
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
+    while kind is _ATTRIBUTE:
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+        kind = type(node)
+    if kind is _NAME:
+        parts.append(node.value)  # type: ignore[attr-defined]
         return ".".join(reversed(parts))
     return None
 
@@ -50,10 +61,21 @@ class NameResolver:
         self.module = module
         self.is_package = is_package
         self.aliases: dict[str, str] = {}  # local name -> qualified name
-        self.local_defs: set[str] = set()  # names defined (def/class) in this file
+        self.local_defs: set[str] = set()  # names defined (def/class) in this file: add_local_def
+        # qualified() of a node since the last change of the above: id -> (node, name); the
+        # node is kept so that its id cannot be reused by another node while it is here
+        self._memo: dict[int, tuple[cst.BaseExpression, str | None]] = {}
 
     # -- feeding -------------------------------------------------------------------
+    def add_local_def(self, name: str) -> None:
+        """A ``def``/``class`` of this file: it shadows the builtin of that name."""
+        if name not in self.local_defs:
+            self.local_defs.add(name)
+            if name in _BUILTINS:
+                self._memo.clear()
+
     def add_import(self, node: cst.Import) -> None:
+        self._memo.clear()
         for alias in node.names:
             full = dotted(alias.name)  # type: ignore[arg-type]
             if full is None:
@@ -66,6 +88,7 @@ class NameResolver:
                 self.aliases[head] = head
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
+        self._memo.clear()
         base = self._from_base(node)
         if base is None or isinstance(node.names, cst.ImportStar):
             return
@@ -87,20 +110,23 @@ class NameResolver:
 
         Builtins resolve to ``builtins.<name>`` unless the file defines or imports that name.
         """
+        hit = self._memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
         name = dotted(node)
-        if name is None:
-            return None
-        head, _, rest = name.partition(".")
-        target = self.aliases.get(head)
-        if target is None:
-            if head in _BUILTINS and head not in self.local_defs:
+        q: str | None = None
+        if name is not None:
+            head, _, rest = name.partition(".")
+            target = self.aliases.get(head)
+            if target is None and head in _BUILTINS and head not in self.local_defs:
                 target = f"builtins.{head}"
-            else:
-                return None
-        return f"{target}.{rest}" if rest else target
+            if target is not None:
+                q = f"{target}.{rest}" if rest else target
+        self._memo[id(node)] = (node, q)
+        return q
 
     def call_name(self, node: cst.BaseExpression) -> str | None:
         """The qualified name of the callee when ``node`` is a call, else None."""
-        if isinstance(node, cst.Call):
-            return self.qualified(node.func)
+        if type(node) is _CALL:
+            return self.qualified(node.func)  # type: ignore[attr-defined]
         return None

@@ -192,6 +192,35 @@ class ReceiverTracker:
         # open `if`/loop statements: (node, frame, bindings before, bindings at the end of the body)
         self._branches: list[tuple[cst.CSTNode, _Frame, dict[str, TypeInfo | None], dict[str, TypeInfo | None] | None]] = []
         self._orelse: dict[int, int] = {}  # id(an `else`/`elif` node) -> index in _branches
+        # a rule's query through a ReceiverView: the shared state must not change (_Diverged)
+        self._querying = False
+
+    def clone(self) -> ReceiverTracker:
+        """An independent copy of the state (a rule that diverges from a shared tracker)."""
+        new = ReceiverTracker.__new__(ReceiverTracker)
+        new.names, new.k, new._querying = self.names, self.k, False
+        dicts: dict[int, dict[Any, Any]] = {}
+        frames: dict[int, _Frame] = {}
+
+        def copy_dict(d: dict[Any, Any]) -> dict[Any, Any]:
+            hit = dicts.get(id(d))
+            if hit is None:
+                hit = dicts[id(d)] = dict(d)
+            return hit
+
+        def copy_frame(f: _Frame) -> _Frame:
+            hit = frames.get(id(f))
+            if hit is None:
+                hit = frames[id(f)] = _Frame(f.kind, f.name)
+                hit.vars, hit.funcs, hit.pending = copy_dict(f.vars), copy_dict(f.funcs), copy_dict(f.pending)
+            return hit
+
+        new.frames = [copy_frame(f) for f in self.frames]
+        new._annotated = list(self._annotated)
+        new._branches = [(n, copy_frame(f), copy_dict(before), copy_dict(body) if body is not None else None)
+                         for n, f, before, body in self._branches]
+        new._orelse = dict(self._orelse)
+        return new
 
     # -- driving (source order) ----------------------------------------------------------
     def enter_module(self, node: cst.Module) -> None:
@@ -497,8 +526,11 @@ class ReceiverTracker:
 
     def _local_function(self, name: str, frames: list[_Frame]) -> TypeInfo | None:
         for frame in frames:
-            node = frame.pending.pop(name, None)
+            node = frame.pending.get(name)
             if node is not None:
+                if self._querying:  # resolving it now would change the state other rules share
+                    raise _Diverged
+                del frame.pending[name]
                 t = self._annotation(node)
                 frame.funcs[name] = replace(t, source=f"{name}()") if t is not None else _CONFLICT
             t = frame.funcs.get(name)
@@ -813,6 +845,161 @@ def _index_ndim(ndim: int | None, elements: Iterable[cst.SubscriptElement]) -> i
         else:
             return None
     return out if out > 0 else None
+
+
+class _Diverged(Exception):
+    """A rule's query would change a shared tracker's state (see :class:`ReceiverView`)."""
+
+
+class ReceiverFeed:
+    """The walk's side of one :class:`ReceiverTracker` shared by the rules of a file.
+
+    Made once per file by :func:`shared_receivers`; the engine calls its handlers before any
+    rule's, for the same nodes and in the same order as :class:`TracksReceivers` feeds a
+    rule's own tracker. It also feeds the private copies of rules that diverged.
+    """
+
+    def __init__(self, names: NameResolver, knowledge: Mapping[str, Any]) -> None:
+        self.main = ReceiverTracker(names, knowledge)
+        self.trackers = [self.main]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        for t in self.trackers:
+            t.enter_module(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        for t in self.trackers:
+            t.enter_function(node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        for t in self.trackers:
+            t.leave_function(node)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        for t in self.trackers:
+            t.enter_function(node)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        for t in self.trackers:
+            t.leave_function(node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        for t in self.trackers:
+            t.enter_class(node)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        for t in self.trackers:
+            t.leave_class()
+
+    def visit_BaseComp(self, node: cst.BaseComp) -> None:
+        for t in self.trackers:
+            t.enter_comprehension(node)
+
+    def leave_BaseComp(self, node: cst.BaseComp) -> None:
+        for t in self.trackers:
+            t.leave_comprehension()
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        for t in self.trackers:
+            t.assign(node)
+
+    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
+        for t in self.trackers:
+            t.assign(node)
+
+    def leave_AugAssign(self, node: cst.AugAssign) -> None:
+        for t in self.trackers:
+            t.assign(node)
+
+    def leave_NamedExpr(self, node: cst.NamedExpr) -> None:
+        for t in self.trackers:
+            t.assign(node)
+
+    def visit_For(self, node: cst.For) -> None:
+        for t in self.trackers:
+            t.enter_branch(node)
+            t.bind_loop(node)
+
+    def leave_For(self, node: cst.For) -> None:
+        for t in self.trackers:
+            t.leave_branch(node)
+
+    def visit_While(self, node: cst.While) -> None:
+        for t in self.trackers:
+            t.enter_branch(node)
+
+    def leave_While(self, node: cst.While) -> None:
+        for t in self.trackers:
+            t.leave_branch(node)
+
+    def visit_If(self, node: cst.If) -> None:
+        for t in self.trackers:
+            t.enter_orelse(node)  # an `elif`
+            t.enter_branch(node)
+
+    def leave_If(self, node: cst.If) -> None:
+        for t in self.trackers:
+            t.leave_branch(node)
+
+    def visit_Else(self, node: cst.Else) -> None:
+        for t in self.trackers:
+            t.enter_orelse(node)
+
+    def visit_With(self, node: cst.With) -> None:
+        for t in self.trackers:
+            t.bind_with(node)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        for t in self.trackers:
+            t.returned(node)
+
+
+class ReceiverView:
+    """A rule's read access to the file's shared :class:`ReceiverTracker`.
+
+    Answers exactly what a tracker of the rule's own (fed by :class:`TracksReceivers`) would:
+    the shared tracker is fed the same events, and a rule's handlers never look at it at a
+    node where the feed and the rule handle the same event. The one query that changes a
+    tracker (the first call of a same-file function whose return annotation is not resolved
+    yet, which resolves it with the imports seen so far) would differ; then the rule gets a
+    private copy of the state, fed from then on with the shared one.
+    """
+
+    __slots__ = ("_feed", "_tracker")
+
+    def __init__(self, feed: ReceiverFeed) -> None:
+        self._feed = feed
+        self._tracker = feed.main
+
+    def type_of(self, node: cst.BaseExpression) -> TypeInfo | None:
+        t = self._tracker
+        if t is not self._feed.main:
+            return t.type_of(node)
+        t._querying = True
+        try:
+            return t.type_of(node)
+        except _Diverged:
+            pass
+        finally:
+            t._querying = False
+        own = self._tracker = t.clone()
+        self._feed.trackers.append(own)
+        return own.type_of(node)
+
+    def is_bound(self, name: str) -> bool:
+        return self._tracker.is_bound(name)
+
+
+def shared_receivers(ctx: Any) -> ReceiverView:
+    """The file's shared tracker, for a rule that only queries it (``type_of``, ``is_bound``).
+
+    Use instead of a :class:`ReceiverTracker` of the rule's own with :class:`TracksReceivers`
+    when the rule's handlers never query it at a node the tracker itself handles in the same
+    phase (``leave_Assign``, ``visit_If``...; see the mixin); one tracker serves all such
+    rules of a file.
+    """
+    feed = ctx.shared(ReceiverFeed, lambda: ReceiverFeed(ctx.names, ctx.knowledge))
+    return ReceiverView(feed)
 
 
 class TracksReceivers:

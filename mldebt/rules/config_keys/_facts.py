@@ -472,17 +472,18 @@ class ConfigKeyFacts(TracksLocations, Collector):
 
     # -- reads --------------------------------------------------------------------------
     def _ref(self, node: cst.BaseExpression) -> Ref | None:
-        if isinstance(node, cst.Name):
+        # `type(node) is`: concrete node classes; isinstance on libcst's ABCs costs a Python call
+        if type(node) is cst.Name:
             return self._lookup(node.value)
-        if isinstance(node, cst.Attribute):
+        if type(node) is cst.Attribute:
             attr = node.attr.value
-            if isinstance(node.value, cst.Name) and node.value.value == "self" and self._classes:
+            if type(node.value) is cst.Name and node.value.value == "self" and self._classes:
                 return self._classes[-1].get(attr)
             if attr in self._methods:
                 return None
             base = self._ref(node.value)
             return base.child(attr) if base is not None else None
-        if isinstance(node, cst.Subscript):
+        if type(node) is cst.Subscript:
             if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
                 return None
             key = _string(node.slice[0].slice.value)
@@ -490,9 +491,9 @@ class ConfigKeyFacts(TracksLocations, Collector):
                 return None
             base = self._ref(node.value)
             return base.child(key) if base is not None else None
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+        if type(node) is cst.BooleanOperation and isinstance(node.operator, cst.Or):
             return self._ref(node.left)  # `yaml.safe_load(f) or {}`
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             self._loader(node)
             if id(node) in self._load_of:
                 return Ref(CONFIG, self._load_of[id(node)])

@@ -515,11 +515,10 @@ def _builds(s: cst.BaseSmallStatement) -> bool:
     return False
 
 
-class TracksGlue(Rule):
-    """Drives a :class:`GlueTracker` (``self.glue``); subclasses judge in :meth:`judge_function`."""
+class _GlueFeed:
+    """Drives the file's one :class:`GlueTracker`, before the rules (see ``FileContext.shared``)."""
 
-    def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
-        super().__init__(ctx, code, options, sink)
+    def __init__(self, ctx: FileContext) -> None:
         self.glue = GlueTracker(ctx)
 
     def visit_BaseSmallStatement(self, node: cst.BaseSmallStatement) -> None:
@@ -532,15 +531,26 @@ class TracksGlue(Rule):
         self.glue.enter_compound(node)
 
     def leave_BaseCompoundStatement(self, node: cst.BaseCompoundStatement) -> None:
-        unit = self.glue.leave_compound(node)
-        if unit is not None:
-            self.judge_function(unit)
+        self.glue.leave_compound(node)
 
     def visit_Call(self, node: cst.Call) -> None:
         self.glue.call(node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.glue.attribute(node)
+
+
+class TracksGlue(Rule):
+    """Reads the file's :class:`GlueTracker` (``self.glue``, one for all glue rules, fed by the
+    walk before any rule sees a node); subclasses judge in :meth:`judge_function`."""
+
+    def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
+        super().__init__(ctx, code, options, sink)
+        self.glue = ctx.shared(_GlueFeed, lambda: _GlueFeed(ctx)).glue
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        # the tracker closed this function's unit just before (GlueTracker.leave_compound)
+        self.judge_function(self.glue.closed[-1])
 
     def judge_function(self, unit: Unit) -> None:
         """Called when a function ends, with what its statements do."""

@@ -152,27 +152,49 @@ def _fields_of(cls: type) -> tuple[str, ...]:
     return got
 
 
+# What a field's value is, per type (isinstance against libcst's ABCs costs a Python call)
+_NODE, _SEQUENCE, _OTHER = 1, 2, 3
+_KIND: dict[type, int] = {}
+
+
+def _kind(t: type) -> int:
+    k = _KIND[t] = _NODE if issubclass(t, cst.CSTNode) else _SEQUENCE if t is tuple or t is list else _OTHER
+    return k
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The child nodes of ``node`` in source order, whitespace skipped (fast: no visitor)."""
     out: list[cst.CSTNode] = []
-    for name in _fields_of(type(node)):
+    kinds = _KIND
+    cls = type(node)
+    for name in _FIELDS.get(cls) or _fields_of(cls):
         value = getattr(node, name, None)
-        if isinstance(value, cst.CSTNode):
-            out.append(value)
-        elif type(value) is tuple or type(value) is list:
-            out.extend(v for v in value if isinstance(v, cst.CSTNode))
+        k = kinds.get(type(value)) or _kind(type(value))
+        if k == _NODE:
+            out.append(value)  # type: ignore[arg-type]
+        elif k == _SEQUENCE:
+            for v in value:  # type: ignore[union-attr]
+                if (kinds.get(type(v)) or _kind(type(v))) == _NODE:
+                    out.append(v)
     return out
+
+
+_DEFS = frozenset((cst.FunctionDef, cst.ClassDef, cst.Lambda))  # concrete: no subclasses
 
 
 def walk(node: cst.CSTNode, into_defs: bool = True) -> Iterator[cst.CSTNode]:
     """Every node below ``node`` (pre-order); nested defs and classes only if ``into_defs``."""
-    stack = list(reversed(children(node)))
+    stack = children(node)
+    stack.reverse()
     while stack:
         n = stack.pop()
         yield n
-        if not into_defs and isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if not into_defs and type(n) in _DEFS:
             continue
-        stack.extend(reversed(children(n)))
+        below = children(n)
+        if below:
+            below.reverse()
+            stack.extend(below)
 
 
 def method_name(call: cst.Call) -> str | None:
@@ -223,20 +245,25 @@ def is_backward(node: cst.CSTNode) -> bool:
 class TorchIndex:
     """The file's scopes, classes and functions, for :meth:`provenance`."""
 
-    def __init__(self, module: cst.Module, names: NameResolver, k: TorchKnowledge) -> None:
+    def __init__(self, module: cst.Module, names: NameResolver, k: TorchKnowledge,
+                 syntax: TorchIndex | None = None) -> None:
+        """``syntax``: another index of the same file, whose purely syntactic tables (classes
+        and their ``self.<attr>`` assignments, functions, scopes, subtree searches) this one
+        shares. What depends on the imports seen so far stays per index (per rule)."""
         self.names = names
         self.k = k
         self.module = module
-        self.classes: dict[str, _ClassInfo] = {}
-        self.functions: dict[str, cst.FunctionDef] = {}
-        self._scopes: dict[int, _ScopeInfo] = {}
         self._module_class: dict[str, bool] = {}
         self._sensitive: dict[str, bool] = {}
         self._returns: dict[int, Prov | None] = {}
-        self._contains: dict[tuple[int, str], bool] = {}
-        self._usage: dict[tuple[int, str], set[str]] = {}
         self._names: dict[tuple[int, str, str | None], Prov | None] = {}
-        self._collect(module.body, None)
+        self.classes: dict[str, _ClassInfo] = syntax.classes if syntax is not None else {}
+        self.functions: dict[str, cst.FunctionDef] = syntax.functions if syntax is not None else {}
+        self._scopes: dict[int, _ScopeInfo] = syntax._scopes if syntax is not None else {}
+        self._contains: dict[tuple[int, str], bool] = syntax._contains if syntax is not None else {}
+        self._usage: dict[tuple[int, str], set[str]] = syntax._usage if syntax is not None else {}
+        if syntax is None:
+            self._collect(module.body, None)
 
     # -- indexing --------------------------------------------------------------------
     def _collect(self, body: Sequence[cst.CSTNode], cls: _ClassInfo | None) -> None:
@@ -699,7 +726,9 @@ class TorchRule(Rule):
     def index(self) -> TorchIndex:
         if self._index is None:
             assert self._module is not None
-            self._index = TorchIndex(self._module, self.ctx.names, self.k)
+            module, names, k = self._module, self.ctx.names, self.k
+            syntax = self.ctx.shared(TorchIndex, lambda: TorchIndex(module, names, k))  # one per file
+            self._index = TorchIndex(module, names, k, syntax)
         return self._index
 
     def uses_torch(self) -> bool:

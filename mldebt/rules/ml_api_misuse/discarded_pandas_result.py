@@ -15,10 +15,10 @@ from mldebt.rules.ml_api_misuse._pandas import (
     short_code,
 )
 from mldebt.rules.names import dotted
-from mldebt.rules.receivers import ReceiverTracker, TracksReceivers
+from mldebt.rules.receivers import shared_receivers
 
 
-class DiscardedPandasResult(TracksReceivers, Rule):
+class DiscardedPandasResult(Rule):
     """
     ## What it does
     Flags a pandas DataFrame or Series method that returns a new object — `dropna`,
@@ -92,7 +92,7 @@ class DiscardedPandasResult(TracksReceivers, Rule):
 
     def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         super().__init__(ctx, code, options, sink)
-        self.types = ReceiverTracker(ctx.names, ctx.knowledge)
+        self.types = shared_receivers(ctx)
         self.k = ApiMisuseKnowledge.of(ctx.knowledge)
         self._line: cst.SimpleStatementLine | None = None
 

@@ -8,12 +8,12 @@ import libcst as cst
 from mldebt.rules.base import FileContext, Invalid, Rule, Sink
 from mldebt.rules.ml_api_misuse._pandas import ApiMisuseKnowledge, is_frame, short_code
 from mldebt.rules.names import dotted
-from mldebt.rules.receivers import ReceiverTracker, TracksReceivers
+from mldebt.rules.receivers import shared_receivers
 
 _NAN_TEXTS = frozenset({"nan", "+nan", "-nan"})
 
 
-class NanEquality(TracksReceivers, Rule):
+class NanEquality(Rule):
     """
     ## What it does
     Flags `==` and `!=` comparisons with NaN or a pandas missing-value marker:
@@ -75,7 +75,7 @@ class NanEquality(TracksReceivers, Rule):
 
     def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         super().__init__(ctx, code, options, sink)
-        self.types = ReceiverTracker(ctx.names, ctx.knowledge)
+        self.types = shared_receivers(ctx)
         self.k = ApiMisuseKnowledge.of(ctx.knowledge)
 
     def visit_Comparison(self, node: cst.Comparison) -> None:

@@ -7,14 +7,14 @@ import libcst as cst
 
 from mldebt.rules.base import FileContext, Invalid, Rule, Sink
 from mldebt.rules.ml_api_misuse._pandas import short_code
-from mldebt.rules.receivers import ReceiverTracker, TracksReceivers, TypeInfo
+from mldebt.rules.receivers import TypeInfo, shared_receivers
 
 
 def _is_matrix(t: TypeInfo | None) -> bool:
     return t is not None and t.name == "numpy.ndarray" and t.ndim == 2
 
 
-class NumpyDotOnMatrices(TracksReceivers, Rule):
+class NumpyDotOnMatrices(Rule):
     """
     ## What it does
     Flags `np.dot(A, B)` and `A.dot(B)` when both operands are provably 2-D NumPy arrays:
@@ -77,7 +77,7 @@ class NumpyDotOnMatrices(TracksReceivers, Rule):
 
     def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         super().__init__(ctx, code, options, sink)
-        self.types = ReceiverTracker(ctx.names, ctx.knowledge)
+        self.types = shared_receivers(ctx)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

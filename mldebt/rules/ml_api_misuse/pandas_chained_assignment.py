@@ -12,10 +12,10 @@ from mldebt.rules.ml_api_misuse._pandas import (
     origin,
     short_code,
 )
-from mldebt.rules.receivers import ReceiverTracker, TracksReceivers
+from mldebt.rules.receivers import shared_receivers
 
 
-class PandasChainedAssignment(TracksReceivers, Rule):
+class PandasChainedAssignment(Rule):
     """
     ## What it does
     Flags an assignment through two indexing steps on a pandas DataFrame or Series:
@@ -87,7 +87,7 @@ class PandasChainedAssignment(TracksReceivers, Rule):
 
     def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         super().__init__(ctx, code, options, sink)
-        self.types = ReceiverTracker(ctx.names, ctx.knowledge)
+        self.types = shared_receivers(ctx)
         self.k = ApiMisuseKnowledge.of(ctx.knowledge)
 
     def visit_Assign(self, node: cst.Assign) -> None:

@@ -7,14 +7,14 @@ import libcst as cst
 
 from mldebt.rules.base import FileContext, Invalid, Rule, Sink
 from mldebt.rules.ml_api_misuse._pandas import PANDAS_FRAMES, origin, short_code
-from mldebt.rules.receivers import ReceiverTracker, TracksReceivers
+from mldebt.rules.receivers import shared_receivers
 
 _FLAGGED = PANDAS_FRAMES | {"pandas.Index"}
 _WHAT = {"pandas.DataFrame": "DataFrame", "pandas.Series": "Series", "pandas.Index": "Index",
          "pandas.NDFrame": "DataFrame/Series"}
 
 
-class PandasValuesAttribute(TracksReceivers, Rule):
+class PandasValuesAttribute(Rule):
     """
     ## What it does
     Flags `.values` on a pandas DataFrame, Series or Index — only when the object provably
@@ -78,7 +78,7 @@ class PandasValuesAttribute(TracksReceivers, Rule):
 
     def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
         super().__init__(ctx, code, options, sink)
-        self.types = ReceiverTracker(ctx.names, ctx.knowledge)
+        self.types = shared_receivers(ctx)
         self._called: set[int] = set()
 
     def visit_Call(self, node: cst.Call) -> None:
