@@ -401,3 +401,20 @@ def test_an_artifact_whose_location_is_configured_is_not_drawn_undeclared():
     }).pipeline.to_networkx("x")
     declared = {n: d["declared"] for n, d in g.nodes(data=True) if d["kind"] == "artifact"}
     assert declared == {"data:*/customers.csv": True, "data:data/raw.csv": False}
+
+
+def test_longest_chain_survives_hundreds_of_cycles():
+    """Copies of one pipeline writing the same files make hundreds of cycles; the chain is
+    still found (it once gave up after 100 and the topological sort crashed the scan)."""
+    import networkx as nx
+
+    from mldebt.project.graph import _longest_chain
+
+    g = nx.DiGraph()
+    for i in range(150):
+        g.add_edge(f"a{i}", "data/x.csv")
+        g.add_edge("data/x.csv", f"b{i}")
+        g.add_edge(f"b{i}", f"a{i}")  # each copy closes a cycle through the shared file
+    chain = _longest_chain(g)
+    assert len(chain) >= 3 and len(set(chain)) == len(chain)
+    assert all(g.has_edge(u, v) for u, v in zip(chain, chain[1:]))

@@ -586,3 +586,32 @@ def test_a_data_export_function_is_not_a_model_export():
     code = "import random\nimport torch\ndef read_export(rows):\n    return random.sample(rows, 10)\n" + SCRIPT
     (f,) = findings(code, "MLD702")
     assert f.line == 4 and "(random.sample; 1 call)" in f.message
+
+
+@pytest.mark.parametrize("entry", [SEEDED, UNSEEDED])
+def test_each_rule_alone_finds_what_it_finds_beside_the_other(tmp_path, entry):
+    # MLD702 and MLD703 share one `seeding:file` fact per file (whichever of them records
+    # it) and one project analysis: selecting one of them alone changes nothing
+    files = {"pkg/__init__.py": "", "pkg/helpers.py": HELPER, "pkg/engine.py": TRAINER, "pkg/utils.py": UTILS,
+             "pkg/detect.py": DETECT, "train.py": entry}
+    both = scan_project(tmp_path / "both", files)
+    alone = scan_project(tmp_path / "a", files, rules=("MLD702",)) + scan_project(tmp_path / "b", files,
+                                                                                 rules=("MLD703",))
+    assert both == sorted(alone) and both
+
+
+def test_one_seeding_fact_per_file_whichever_rules_run():
+    from mldebt.catalog import load_catalog as catalog_of
+    from mldebt.config import build_settings
+    from mldebt.engine import FileJob, analyse_source
+    from mldebt.scan import make_plans
+
+    catalog = catalog_of()
+    code = textwrap.dedent(HELPER).encode()
+    for rules in (["MLD702"], ["MLD703"], ["MLD702", "MLD703"]):
+        settings = build_settings(catalog, Path("/example"), None, Overrides(select=rules))
+        job = FileJob("/example/pkg/helpers.py", "pkg/helpers.py", "pkg.helpers", False, False)
+        result = analyse_source(job, code, make_plans(settings, catalog), catalog.knowledge, debug=True)
+        facts = [f for f in result.facts if f.kind == "seeding:file"]
+        assert len(facts) == 1 and facts[0].rule == rules[0], rules
+        assert facts[0].data["imports"]  # empty fields are left out; helpers' callees are indices

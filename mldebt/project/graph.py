@@ -29,11 +29,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from mldebt.model import Fact, Location
 
 if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
     from mldebt.project import Project
     from mldebt.project.declarations import Declarations
 
@@ -411,11 +411,28 @@ class PipelineGraph:
         if self._jungles is not None:
             return self._jungles
         staged = self.staged()
+        handoffs = [(w, r) for w, r in self.handoffs() if not (w.path in staged and r.path in staged)]
+        runs: dict[str, list[RunRecord]] = defaultdict(list)
+        for run in self.runs:
+            if run.via in ("make", "dvc", "mlproject") or run.target in staged or run.target == run.path:
+                continue
+            runs[run.path].append(run)
+        groups: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for p in self._python:
+            if p in staged or not p.endswith((".py", ".ipynb")):
+                continue
+            m = _NUMBERED.match(posixpath.basename(p))
+            if m is not None:
+                groups[posixpath.dirname(p)].append((int(m.group(1) or m.group(2)), p))
+        if not handoffs and not runs and not any(len({n for n, _ in items}) >= min_numbered
+                                                 for items in groups.values()):
+            self._jungles = []  # nothing links two steps (and networkx, slow to import, is not needed)
+            return self._jungles
+        import networkx as nx
+
         flow = nx.DiGraph()
         first_write: dict[tuple[str, str], IoRecord] = {}
-        for w, r in self.handoffs():
-            if w.path in staged and r.path in staged:
-                continue
+        for w, r in handoffs:
             data = flow.get_edge_data(w.path, r.path)
             if data is None:
                 flow.add_edge(w.path, r.path, keys=[r.key])
@@ -424,11 +441,6 @@ class PipelineGraph:
             k = (w.path, r.path)
             if k not in first_write or w.line < first_write[k].line:
                 first_write[k] = w
-        runs: dict[str, list[RunRecord]] = defaultdict(list)
-        for run in self.runs:
-            if run.via in ("make", "dvc", "mlproject") or run.target in staged or run.target == run.path:
-                continue
-            runs[run.path].append(run)
         links = nx.Graph()
         links.add_edges_from(flow.edges())
         drivers = {}
@@ -440,13 +452,6 @@ class PipelineGraph:
                 drivers[path] = targets
                 for t in targets:
                     links.add_edge(path, t)
-        groups: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for p in self._python:
-            if p in staged or not p.endswith((".py", ".ipynb")):
-                continue
-            m = _NUMBERED.match(posixpath.basename(p))
-            if m is not None:
-                groups[posixpath.dirname(p)].append((int(m.group(1) or m.group(2)), p))
         numbered_of: dict[str, list[str]] = {}
         for folder, items in groups.items():
             if len({n for n, _ in items}) >= min_numbered:
@@ -520,6 +525,8 @@ class PipelineGraph:
 
     # -- export -----------------------------------------------------------------------
     def to_networkx(self, root_name: str = "") -> nx.MultiDiGraph:
+        import networkx as nx
+
         g = nx.MultiDiGraph(root=root_name)
         staged = self.staged()
         undeclared = {(v.read.path, v.read.line) for v in self.verdicts()}
@@ -582,8 +589,12 @@ def _longest_chain(flow: nx.DiGraph) -> list[str]:
     """The longest path of hand-offs; a cycle is broken at the edges that close it."""
     if flow.number_of_nodes() == 0:
         return []
+    import networkx as nx
+
     dag = nx.DiGraph(flow)
-    for _ in range(100):
+    # each round removes an edge: at most as many rounds as edges (a cap of 100 left cycles in
+    # a big tree of copied pipelines, and the topological sort below raised)
+    for _ in range(dag.number_of_edges()):
         try:
             u, v = nx.find_cycle(dag)[-1][:2]
         except nx.NetworkXNoCycle:

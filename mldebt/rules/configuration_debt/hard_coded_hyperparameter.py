@@ -278,13 +278,13 @@ class HardCodedHyperparameter(ProjectRule):
         the config object's name."""
         names: list[str] = []
         node = value
-        while True:
-            if isinstance(node, cst.Call):
+        while True:  # `type(node) is`: isinstance on libcst's abstract classes is slow
+            if type(node) is cst.Call:
                 node = node.func
-            elif isinstance(node, cst.Attribute):
+            elif type(node) is cst.Attribute:
                 names.append(node.attr.value)
                 node = node.value
-            elif isinstance(node, cst.Subscript):
+            elif type(node) is cst.Subscript:
                 index = node.slice[0].slice if len(node.slice) == 1 else None
                 if not (isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString)):
                     return None  # `args[0]`: a sequence, not a config
@@ -292,7 +292,7 @@ class HardCodedHyperparameter(ProjectRule):
                 node = node.value
             else:
                 break
-        if not isinstance(node, cst.Name) or not names:
+        if type(node) is not cst.Name or not names:
             return None
         chain = [node.value, *reversed(names)]
         if chain[0] == "self" and len(chain) > 2:
@@ -445,7 +445,7 @@ class HardCodedHyperparameter(ProjectRule):
                 for param, _, canon in fact.data["literals"]:
                     seen[(fact.data["callee"], param, canon)].add(path)
         loaders: list[tuple[str, str]] | None = None
-        imported = _imported_modules(files, modules)
+        owner = _ModuleOwner(files, modules)
         for path, fact in calls:
             data = files.get(path, {})
             uses = sorted((u[0] for u in data.get("uses", ())), key=lambda w: not w.startswith("reads "))
@@ -472,7 +472,7 @@ class HardCodedHyperparameter(ProjectRule):
                     named = [f"{p}={text}" for p, text, _ in dups]
                     others = sorted({o for _, _, os_ in dups for o in os_})
                     why, confidence = f"the same value is hard-coded in {join_names(others, 2)}", None
-                elif not _one_off(path, data, files, modules, imported) and (
+                elif not _one_off(path, data, modules, owner) and (
                         loaders := loaders if loaders is not None else _config_loaders(project, files)):
                     named = [f"{p}={text}" for p, text, _ in literals]
                     where, what = loaders[0]
@@ -544,19 +544,36 @@ def _project_module(name: str, known: set[str], folders: set[str]) -> str | None
     return None
 
 
-def _imported_modules(files: Mapping[str, Mapping[str, Any]], modules: Mapping[str, str]) -> set[str]:
-    """Project modules that some file imports."""
-    known = set(modules.values())
-    folders = {p.split("/", 1)[0] for p in files if "/" in p}
-    return {m for d in files.values() for n in d.get("imports", ())
-            if (m := _project_module(n, known, folders)) is not None}
+class _ModuleOwner:
+    """:func:`_project_module` for one project: its modules and top folders computed once,
+    and each imported name looked up once (files import the same names again and again)."""
+
+    def __init__(self, files: Mapping[str, Mapping[str, Any]], modules: Mapping[str, str]) -> None:
+        self.files = files
+        self.known = set(modules.values())
+        self.folders = {p.split("/", 1)[0] for p in files if "/" in p}
+        self._of: dict[str, str | None] = {}
+        self._imported: set[str] | None = None
+
+    def of(self, name: str) -> str | None:
+        hit = self._of.get(name, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = self._of[name] = _project_module(name, self.known, self.folders)
+        return hit  # type: ignore[return-value]
+
+    def imported(self) -> set[str]:
+        """Project modules that some file imports (computed on first use)."""
+        if self._imported is None:
+            self._imported = {m for d in self.files.values() for n in d.get("imports", ())
+                              if (m := self.of(n)) is not None}
+        return self._imported
 
 
-def _one_off(path: str, data: Mapping[str, Any], files: Mapping[str, Mapping[str, Any]],
-             modules: Mapping[str, str], imported: set[str]) -> bool:
+_UNSEEN = object()
+
+
+def _one_off(path: str, data: Mapping[str, Any], modules: Mapping[str, str], owner: _ModuleOwner) -> bool:
     """A small script that imports no module of the project and that no module imports."""
-    if not data.get("small") or modules.get(path) in imported:
+    if not data.get("small") or modules.get(path) in owner.imported():
         return False
-    known = set(modules.values())
-    folders = {p.split("/", 1)[0] for p in files if "/" in p}
-    return not any(_project_module(n, known, folders) is not None for n in data.get("imports", ()))
+    return not any(owner.of(n) is not None for n in data.get("imports", ()))

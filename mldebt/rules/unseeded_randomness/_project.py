@@ -1,6 +1,7 @@
 """Seeding reachable across files: what MLD702 and MLD703 share in the project phase.
 
-In the file phase a :class:`SeedTracking` rule records, per file, one ``<kind>:file`` fact:
+In the file phase a :class:`SeedFeed` (one per file, shared by MLD702 and MLD703) records one
+``seeding:file`` fact:
 the modules it imports, the frameworks it seeds anywhere (``*`` for a seed of unknown scope,
 such as a project's ``set_seed(...)``), the project functions it calls, the functions it
 defines that seed (and what those call), and whether it is an entry point (a ``__main__``
@@ -21,6 +22,7 @@ directly or through a helper, is seeded: the object cannot exist before the seed
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,6 +35,10 @@ from mldebt.rules.names import dotted, import_base
 from mldebt.rules.unseeded_randomness._common import RandomnessKnowledge
 
 ANY = "*"
+FILE = "seeding:file"  # the fact of each file (see SeedFeed)
+# the fact kinds of this folder's rules: indexed once per project (see facts_of_kind)
+KINDS = frozenset({FILE, "mld702:draws", "mld702:draw", "mld702:generator",
+                   "mld703:shuffle", "mld703:shuffle-of", "mld703:datasets"})
 _HELPER_DEPTH = 4  # helpers calling helpers that seed
 _DIRECT_DEPTH = 2  # import edges from an entry point to a module it runs directly
 def _is_main_guard(test: cst.BaseExpression) -> bool:
@@ -44,14 +50,17 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
     return names == {"__name__"} and strings == {"__main__"}
 
 
-class SeedTracking(ProjectRule):
-    """File phase: seeds, imports, calls and entry point of the file (see the module docstring)."""
+class SeedFeed:
+    """File phase: seeds, imports, calls and entry point of the file (see the module docstring).
 
-    KIND: ClassVar[str] = ""
+    One per file, shared by MLD702 and MLD703 (``ctx.shared``): the walk calls its visitors
+    before the rules', and the first of the rules to finish records its ``seeding:file`` fact,
+    so the file has one such fact whichever of the two rules are selected.
+    """
 
-    def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
-        super().__init__(ctx, code, options, sink)
-        self.k = RandomnessKnowledge.of(ctx.knowledge)
+    def __init__(self, ctx: FileContext, k: RandomnessKnowledge) -> None:
+        self.ctx = ctx
+        self.k = k
         self._imports: set[str] = set()
         self._seeds: set[str] = set()
         self._calls: set[str] = set()
@@ -64,6 +73,7 @@ class SeedTracking(ProjectRule):
         self._classes: dict[str, dict[str, Any]] = {}  # top-level class -> bases, seeds/calls of __init__
         self.cls: str | None = None  # the enclosing top-level class
         self._init: cst.FunctionDef | None = None  # its `__init__`, while inside it
+        self.recorded = False  # the file's fact is recorded (by the first rule to finish)
 
     # -- classes ---------------------------------------------------------------------
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -121,8 +131,9 @@ class SeedTracking(ProjectRule):
                     self._imports.add(f"{base}.{name}" if base else name)
 
     # -- seeds -----------------------------------------------------------------------
-    def seeding(self, node: cst.Call, q: str | None) -> bool:
-        """Record ``node`` when it seeds (or calls a project function); True when it seeds."""
+    def visit_Call(self, node: cst.Call) -> None:
+        """Record ``node`` when it seeds, or calls a project function."""
+        q = self.ctx.names.call_name(node)
         if self.k.is_seeding(q, node.func):
             frameworks = self.k.seeded_frameworks(q)
             self._seeds.update(frameworks)
@@ -130,7 +141,7 @@ class SeedTracking(ProjectRule):
                 self._helpers.setdefault(self._outer[-1], set()).update(frameworks)
             if self._init is not None and self.cls is not None:
                 self._classes[self.cls]["seeds"].update(frameworks)
-            return True
+            return
         callee = q
         if callee is None and isinstance(node.func, cst.Name) and node.func.value in self.ctx.names.local_defs:
             callee = f"{self.ctx.module}.{node.func.value}"
@@ -140,20 +151,51 @@ class SeedTracking(ProjectRule):
             if self._init is not None and self.cls is not None:
                 self._classes[self.cls]["calls"].add(callee)
             self._calls.add(callee)
-        return False
+
+    def data(self) -> dict[str, Any]:
+        """The ``seeding:file`` fact's data. Empty fields are left out, and the callees of
+        helpers and constructors are indices into ``calls`` (every callee is in it)."""
+        calls = sorted(self._calls)
+        index = {c: i for i, c in enumerate(calls)}
+        out: dict[str, Any] = {
+            "imports": sorted(self._imports), "seeds": sorted(self._seeds), "calls": calls, "entry": self._entry,
+            "runs": self._runs and not self.ctx.path.endswith("__init__.py"),
+            "helpers": {f: sorted(s) for f, s in self._helpers.items()},
+            "helper_calls": {f: sorted(index[c] for c in s) for f, s in self._helper_calls.items()},
+            "classes": {c: {k: v for k, v in (("bases", d["bases"]), ("seeds", sorted(d["seeds"])),
+                                             ("calls", sorted(index[x] for x in d["calls"]))) if v}
+                        for c, d in self._classes.items()},
+        }
+        return {k: v for k, v in out.items() if v}
+
+
+class SeedTracking(ProjectRule):
+    """A rule judged by :class:`Seeding`: the file's :class:`SeedFeed` records what it needs."""
+
+    KIND: ClassVar[str] = ""
+
+    def __init__(self, ctx: FileContext, code: str, options: Mapping[str, Any], sink: Sink) -> None:
+        super().__init__(ctx, code, options, sink)
+        self.k = RandomnessKnowledge.of(ctx.knowledge)
+        self.feed: SeedFeed = ctx.shared(SeedFeed, lambda: SeedFeed(ctx, self.k))
+
+    @property
+    def cls(self) -> str | None:
+        """The enclosing top-level class."""
+        return self.feed.cls
+
+    def seeding(self, node: cst.Call, q: str | None) -> bool:
+        """Does ``node`` seed (the feed has recorded it)?"""
+        return self.k.is_seeding(q, node.func)
 
     def is_ml(self) -> bool:
         heads = {q.split(".", 1)[0] for q in self.ctx.names.aliases.values()}
         return bool(heads & self.k.ml_packages)
 
     def finish(self) -> None:
-        self.fact(f"{self.KIND}:file", None, imports=sorted(self._imports), seeds=sorted(self._seeds),
-                  calls=sorted(self._calls), entry=self._entry,
-                  runs=self._runs and not self.ctx.path.endswith("__init__.py"),
-                  helpers={f: sorted(s) for f, s in self._helpers.items()},
-                  helper_calls={f: sorted(s) for f, s in self._helper_calls.items()},
-                  classes={c: {"bases": d["bases"], "seeds": sorted(d["seeds"]), "calls": sorted(d["calls"])}
-                           for c, d in self._classes.items()})
+        if not self.feed.recorded:
+            self.feed.recorded = True
+            self.fact(FILE, None, **self.feed.data())
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +208,21 @@ class Verdict:
 class Seeding:
     """Project phase: which modules are seeded, for a framework, where they run."""
 
-    def __init__(self, project: ProjectView, kind: str) -> None:
+    @classmethod
+    def of(cls, project: ProjectView) -> Seeding:
+        """The project's seeding, computed once: MLD702 and MLD703 both ask for it."""
+        try:
+            hit = _SEEDINGS.get(project)
+        except TypeError:  # a project view that cannot be weakly referenced: no sharing
+            return cls(project)
+        if hit is None:
+            hit = _SEEDINGS[project] = cls(project)
+        return hit
+
+    def __init__(self, project: ProjectView) -> None:
         self.files: dict[str, FileFacts] = {}
         self.data: dict[str, Mapping[str, Any]] = {}
-        for ff, fact in facts_of_kind(project, kind):
+        for ff, fact in facts_of_kind(project, FILE):
             self.files[ff.module] = ff
             self.data[ff.module] = fact.data
         self.importers: dict[str, set[str]] = {m: set() for m in self.data}
@@ -180,16 +233,20 @@ class Seeding:
                 if imp in self.data and imp != m:
                     self.importers[imp].add(m)
         helpers: dict[str, set[str]] = {}
-        calls: dict[str, set[str]] = {}
+        calls: dict[str, list[str]] = {}
         for m, d in self.data.items():
             for fn, fws in (d.get("helpers") or {}).items():
                 helpers[f"{m}.{fn}"] = set(fws)
+            names = d.get("calls", ())
             for fn, cs in (d.get("helper_calls") or {}).items():
-                calls[f"{m}.{fn}"] = set(cs)
+                calls[f"{m}.{fn}"] = [names[i] for i in cs]
+        # a callee that is neither a helper nor calls one never seeds: left out of the rounds
+        known = helpers.keys() | calls.keys()
+        rounds = {fn: kept for fn, cs in calls.items() if (kept := [c for c in cs if c in known])}
         for _ in range(_HELPER_DEPTH):  # a helper seeds what the helpers it calls seed
             changed = False
-            for fn, cs in calls.items():
-                got = set().union(*(helpers.get(c, set()) for c in cs)) if cs else set()
+            for fn, cs in rounds.items():
+                got = set().union(*(helpers.get(c, set()) for c in cs))
                 if not got <= helpers.get(fn, set()):
                     helpers.setdefault(fn, set()).update(got)
                     changed = True
@@ -199,11 +256,15 @@ class Seeding:
         self.classes: dict[str, Mapping[str, Any]] = {}
         by_name: dict[str, list[str]] = {}
         for m, d in self.data.items():
+            names = d.get("calls", ())
             for c, cd in (d.get("classes") or {}).items():
-                self.classes[f"{m}.{c}"] = cd
+                self.classes[f"{m}.{c}"] = {**cd, "calls": [names[i] for i in cd.get("calls", ())]}
                 by_name.setdefault(c, []).append(f"{m}.{c}")
         # a base imported through a package's re-export (`from pkg import Base`): by its name, if unique
         self._by_name = {c: qs[0] for c, qs in by_name.items() if len(qs) == 1}
+        self._seeds: dict[str, set[str]] = {}
+        self._entries: dict[str, list[tuple[str, bool]]] = {}
+        self._ordered: dict[str, list[str]] = {}  # module -> its importers, sorted
 
     def _class(self, qualified: str) -> str | None:
         if qualified in self.classes:
@@ -237,10 +298,14 @@ class Seeding:
         return bool(s) if framework is None else (ANY in s or framework in s)
 
     def seeds(self, module: str) -> set[str]:
-        d = self.data.get(module, {})
-        out = set(d.get("seeds", ()))
-        for c in d.get("calls", ()):
-            out |= self.helpers.get(c, set())
+        """What the module seeds, itself or through helpers it calls (do not change the set)."""
+        out = self._seeds.get(module)
+        if out is None:
+            d = self.data.get(module, {})
+            out = set(d.get("seeds", ()))
+            for c in d.get("calls", ()):
+                out |= self.helpers.get(c, set())
+            self._seeds[module] = out
         return out
 
     def covers(self, module: str, framework: str | None) -> bool:
@@ -253,10 +318,19 @@ class Seeding:
         whether the chain of imports is indirect: it passes through a package's ``__init__``
         (a re-export: in a library, every module is reachable that way from any command-line
         tool) or is longer than the entry importing, by name, a module that imports ``module``."""
+        hit = self._entries.get(module)
+        if hit is None:
+            hit = self._entries[module] = self._find_entries(module)
+        return list(hit)
+
+    def _find_entries(self, module: str) -> list[tuple[str, bool]]:
         seen, queue, out = {module}, deque([(module, False, 0)]), []
         while queue:  # breadth first: an entry is first reached by its most direct chain
             m, via_init, depth = queue.popleft()
-            for imp in sorted(self.importers.get(m, ())):
+            ordered = self._ordered.get(m)
+            if ordered is None:  # sorted once per module, not once per search reaching it
+                ordered = self._ordered[m] = sorted(self.importers.get(m, ()))
+            for imp in ordered:
                 if imp in seen:
                     continue
                 seen.add(imp)
@@ -289,11 +363,30 @@ class Seeding:
             return Verdict(False)
         return Verdict(False, self.files[direct].path, has_entries=True)
 
+_SEEDINGS: weakref.WeakKeyDictionary[Any, Seeding] = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary[Any, dict[str, list[tuple[FileFacts, Any]]]] = weakref.WeakKeyDictionary()
+
+
 def facts_of_kind(project: ProjectView, kind: str) -> Iterable[tuple[FileFacts, Any]]:
-    for ff in project.files():
-        for fact in ff.facts:
-            if fact.kind == kind:
-                yield ff, fact
+    """The facts of ``kind``, in file order. The kinds of :data:`KINDS` come from an index
+    made in one pass over the project's facts (once per project)."""
+    if kind not in KINDS:
+        return [(ff, fact) for ff in project.files() for fact in ff.facts if fact.kind == kind]
+    try:
+        index = _INDEXES.get(project)
+    except TypeError:  # a project view that cannot be weakly referenced: no sharing
+        index = None
+    if index is None:
+        index = {k: [] for k in KINDS}
+        for ff in project.files():
+            for fact in ff.facts:
+                if fact.kind in KINDS:
+                    index[fact.kind].append((ff, fact))
+        try:
+            _INDEXES[project] = index
+        except TypeError:
+            pass
+    return index[kind]
 
 
 def framework_of(qualified: str) -> str:

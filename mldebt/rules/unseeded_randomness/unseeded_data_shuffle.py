@@ -156,7 +156,6 @@ class UnseededDataShuffle(SeedTracking):
         self._returns_dataset: set[str] = set()  # top-level functions returning a tf.data dataset
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        super().visit_FunctionDef(node)
         returns = node.returns.annotation if node.returns is not None else None
         if returns is not None and self.ctx.scope == "<module>" \
                 and self.ctx.names.qualified(returns) == "tensorflow.data.Dataset":  # `-> tf.data.Dataset`
@@ -167,7 +166,6 @@ class UnseededDataShuffle(SeedTracking):
         self.scopes.append({p.name.value: False for p in every})  # parameters shadow module names
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        super().leave_FunctionDef(node)
         self.scopes.pop()
 
     def leave_Assign(self, node: cst.Assign) -> None:
@@ -249,7 +247,7 @@ class UnseededDataShuffle(SeedTracking):
 
     @classmethod
     def check(cls, project: ProjectView, options: Mapping[str, Any]) -> Iterable[ProjectFinding]:
-        seeding = Seeding(project, f"{cls.KIND}:file")
+        seeding = Seeding.of(project)
         returning = {f"{ff.module}.{fn}" for ff, fact in facts_of_kind(project, f"{cls.KIND}:datasets")
                      for fn in fact.data["functions"]}
         found = list(facts_of_kind(project, f"{cls.KIND}:shuffle"))

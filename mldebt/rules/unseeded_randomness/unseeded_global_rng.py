@@ -369,7 +369,7 @@ class UnseededGlobalRng(SeedTracking):
 
     @classmethod
     def check(cls, project: ProjectView, options: Mapping[str, Any]) -> Iterable[ProjectFinding]:
-        seeding = Seeding(project, f"{cls.KIND}:file")
+        seeding = Seeding.of(project)
         summary = {ff.path: fact.data for ff, fact in facts_of_kind(project, f"{cls.KIND}:draws")}
         for ff, fact in facts_of_kind(project, f"{cls.KIND}:generator"):
             s = summary.get(ff.path)
