@@ -65,6 +65,15 @@ def _git_files(folder: Path) -> list[Path] | None:
     return [folder / n for n in names if n]
 
 
+def _link_target(p: Path) -> Path | None:
+    """Where a symlink finally points, or ``None`` for a loop or a target that cannot be
+    resolved (``Path.resolve`` raises ``RuntimeError`` on a loop before Python 3.13)."""
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
 def discover(targets: Iterable[Path], root: Path, excluded: Callable[[str], bool]) -> Discovered:
     root = root.resolve()
     found: dict[str, Path] = {}
@@ -72,9 +81,9 @@ def discover(targets: Iterable[Path], root: Path, excluded: Callable[[str], bool
 
     def rel_of(p: Path) -> str | None:
         try:
-            return p.resolve().relative_to(root).as_posix() if not p.is_symlink() else \
-                p.absolute().relative_to(root).as_posix()
-        except ValueError:
+            return p.absolute().relative_to(root).as_posix() if p.is_symlink() else \
+                p.resolve().relative_to(root).as_posix()
+        except (ValueError, OSError, RuntimeError):
             try:
                 return Path(os.path.relpath(p.absolute(), root)).as_posix()
             except ValueError:
@@ -88,7 +97,10 @@ def discover(targets: Iterable[Path], root: Path, excluded: Callable[[str], bool
         if excluded(rel):
             return
         if p.is_symlink():
-            target = p.resolve()
+            target = _link_target(p)
+            if target is None:
+                errors.append((rel, "symlink loop: not followed"))
+                return
             if not target.is_relative_to(root):
                 errors.append((rel, "symlink to a file outside the project root: not followed"))
                 return
@@ -140,8 +152,10 @@ def non_source_files(root: Path, excluded: Callable[[str], bool],
             continue
         if excluded(rel) or (wanted is not None and not wanted(rel)):
             continue
-        if f.is_symlink() and not f.resolve().is_relative_to(root):
-            continue
+        if f.is_symlink():
+            target = _link_target(f)
+            if target is None or not target.is_relative_to(root):
+                continue
         if f.is_file():
             out.add(rel)
     return tuple(sorted(out))

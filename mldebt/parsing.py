@@ -11,6 +11,7 @@ import codecs
 import io
 import json
 import re
+import sys
 import tokenize
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -285,9 +286,26 @@ def _line_starts(raw: str, chunks: list[tuple[int, str]]) -> list[int]:
     return [rows[max(bisect_right(starts, o) - 1, 0)] for o in line_offsets] if rows else []
 
 
+# libcst needs about 500 bytes of memory per byte of source (a 50 MB file took more than
+# 24 GB), and the largest file of the large benchmark corpus (6,102 files) is 450 KB: a file
+# with more code than this is generated or hostile, and is reported instead of analysed.
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+
+
+def _too_large(size: int, what: str) -> SourceError:
+    return SourceError(f"too large to analyse: {size / 1024 / 1024:.1f} MB of {what} (the limit is"
+                       f" {MAX_SOURCE_BYTES // 1024 // 1024} MB); not analysed")
+
+
 def load_source(path: str, data: bytes) -> Source:
     if path.endswith(".ipynb"):
-        return notebook_source(data)
+        # the outputs of a notebook do not count: only its code is parsed
+        source = notebook_source(data)
+        if len(source.text) > MAX_SOURCE_BYTES:
+            raise _too_large(len(source.text.encode("utf-8", "surrogatepass")), "code cells")
+        return source
+    if len(data) > MAX_SOURCE_BYTES:
+        raise _too_large(len(data), "source")
     text = decode(data)
     return Source(text=text, lines=text.count("\n") + (0 if text.endswith("\n") or not text else 1))
 
@@ -349,11 +367,44 @@ def _python_syntax_error(text: str) -> tuple[int, int, str] | None:
     return None
 
 
+# A long chain without brackets (``-`` * 6000 + ``1``, ``a.b.b.b...``, ``a+a+...+a``,
+# ``f()()()...``) is as deep a tree as a long nest of brackets: libcst took 18 s and 2 GB on
+# 6,000 unary minuses, and died of a stack overflow (SIGSEGV) at 12,000, while CPython's own
+# parser refuses all of them in milliseconds. Asking CPython first costs an eighth of a libcst
+# parse, so it is done only for files with a line long enough to hold such a chain.
+_LONG_LINE = 2000
+_DEFAULT_RECURSION_LIMIT = 1000
+
+
+def _too_complex_for_python(text: str) -> bool:
+    # CPython's AST depth limit follows the recursion limit, which the engine raises for its
+    # walk: measure with Python's default, as the interpreter would run the file (it accepts
+    # chains of about 3,000, which libcst parses in about 2 s)
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(min(limit, _DEFAULT_RECURSION_LIMIT))
+    except RecursionError:
+        pass
+    try:
+        compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (RecursionError, MemoryError):
+        return True
+    except (SyntaxError, ValueError):
+        return False  # libcst reports it, with its position
+    finally:
+        sys.setrecursionlimit(limit)
+    return False
+
+
 def parse(source: Source) -> cst.Module:
     text = source.text
     if _nesting_bound(text) > _MAX_NESTING and _nesting(text) > _MAX_NESTING:
         raise SourceError(f"too deeply nested: more than {_MAX_NESTING} levels of brackets"
                           " (Python's own limit); not analysed")
+    if len(text) > _LONG_LINE and max(map(len, text.split("\n"))) > _LONG_LINE \
+            and _too_complex_for_python(text):
+        raise SourceError("too deeply nested: an expression too complex for Python's own parser"
+                          " (a very long chain of operators, attributes or calls); not analysed")
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
