@@ -10,6 +10,7 @@ in both cases, and to files named on the command line too (pre-commit passes fil
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -89,14 +90,14 @@ def discover(targets: Iterable[Path], root: Path, excluded: Callable[[str], bool
             except ValueError:
                 return None
 
-    def add(p: Path, explicit: bool) -> None:
-        rel = rel_of(p)
+    def add(p: Path, explicit: bool, rel: str | None = None, link: bool | None = None) -> None:
+        rel = rel_of(p) if rel is None else rel
         if rel is None:
             errors.append((str(p), "outside the project root"))
             return
         if excluded(rel):
             return
-        if p.is_symlink():
+        if p.is_symlink() if link is None else link:
             target = _link_target(p)
             if target is None:
                 errors.append((rel, "symlink loop: not followed"))
@@ -117,11 +118,31 @@ def discover(targets: Iterable[Path], root: Path, excluded: Callable[[str], bool
             errors.append((str(target), "no such file or directory"))
             continue
         files = _git_files(target) if git_toplevel(target) is not None else None
+        walked = target
         if files is None:
-            files = list(_walk(target.absolute(), root, excluded, errors))
+            walked = target.absolute()
+            files = list(_walk(walked, root, excluded, errors))
+        # Below a folder, git and the walk list real folders only (neither descends into a
+        # linked one), so a file's root-relative path is the folder's plus the file's own
+        # path under it: string work and one lstat per file instead of a full resolve.
+        base = _link_target(walked)
+        under = base.relative_to(root).as_posix() if base is not None and base.is_relative_to(root) else None
+        cut = 0 if str(walked) == "." else len(str(walked)) + 1
         for f in files:
-            if is_source(f.name) and (f.is_file() or f.is_symlink()):
-                add(f, explicit=False)
+            if not is_source(f.name):
+                continue
+            try:
+                mode = f.lstat().st_mode
+            except OSError:
+                continue
+            link = stat.S_ISLNK(mode)
+            if not (link or stat.S_ISREG(mode)):
+                continue
+            rel = None
+            if under is not None:
+                sub = str(f)[cut:]
+                rel = f"{under}/{sub}" if under not in ("", ".") else sub
+            add(f, explicit=False, rel=rel, link=link)
     ordered = tuple(sorted(((path, rel) for rel, path in found.items()), key=lambda t: t[1]))
     return Discovered(ordered, tuple(sorted(errors)))
 
@@ -189,20 +210,30 @@ def _walk(top: Path, root: Path, excluded: Callable[[str], bool],
 
 
 def module_name(abspath: Path, root: Path,
-                exists: Callable[[Path], bool] = Path.exists) -> tuple[str, bool]:
+                exists: Callable[[Path], bool] = Path.exists,
+                packages: Callable[[Path], tuple[str, ...]] | None = None) -> tuple[str, bool]:
     """Dotted module name from the package folders (``__init__.py``) above the file.
 
     ``exists`` says whether a path exists (the disk by default; in-memory examples pass
-    their own).
+    their own). ``packages`` may replace :func:`package_parts` for the file's folder (a
+    scan passes a memoised one: files of one folder share it).
     """
     is_package = abspath.name == "__init__.py"
-    parts = [] if is_package else [abspath.stem]
     folder = abspath.parent
+    above = packages(folder) if packages is not None else package_parts(folder, root, exists)
+    parts = list(above) if is_package else [*above, abspath.stem]
+    if is_package and not parts:
+        parts = [folder.name]
+    return ".".join(parts), is_package
+
+
+def package_parts(folder: Path, root: Path, exists: Callable[[Path], bool] = Path.exists) -> tuple[str, ...]:
+    """The package names from the top package down to ``folder`` (empty outside packages);
+    the walk up stops at ``root``."""
+    parts = []
     while exists(folder / "__init__.py") and folder != folder.parent:
         parts.append(folder.name)
         if folder == root:
             break
         folder = folder.parent
-    if is_package and not parts:
-        parts = [abspath.parent.name]
-    return ".".join(reversed(parts)), is_package
+    return tuple(reversed(parts))

@@ -26,6 +26,7 @@ from mldebt.discovery import (
     git_toplevel,
     is_test_path,
     module_name,
+    package_parts,
     non_source_files,
 )
 from mldebt.engine import FileJob, RulePlan, analyse_files
@@ -275,9 +276,10 @@ def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: 
         whole = discover((settings.root,), settings.root, settings.is_excluded)
         found = type(whole)(whole.files, tuple(sorted({*found.errors, *whole.errors})))
     jobs = []
-    has_init = functools.lru_cache(maxsize=None)(Path.exists)  # asked once per folder, not per file
+    # files of one folder share their packages: worked out once per folder, not per file
+    packages = functools.lru_cache(maxsize=None)(lambda folder: package_parts(folder, settings.root))
     for abspath, rel in found.files:
-        module, is_package = module_name(abspath, settings.root, has_init)
+        module, is_package = module_name(abspath, settings.root, packages=packages)
         jobs.append(FileJob(str(abspath), rel, module, is_test_path(rel), is_package))
     tick = progress(len(jobs), request.jobs) if progress else None
     cache = None
