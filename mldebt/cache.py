@@ -324,10 +324,10 @@ def decode_result(obj: Any) -> FileResult:
                                     _typed(reason, str), _typed(line, int), _typed(col, int), _typed(end_col, int),
                                     _typed(malformed, str), _opt_int(cell), _typed(cell_start, int),
                                     _opt_int(file_line)))
-    facts = []
-    for rule, kind, data, loc, tagged in _typed(obj["facts"], list):
-        data = _typed(data, dict)
-        facts.append(Fact(_typed(rule, str), _typed(kind, str), _untag(data) if tagged else data, _dec_loc(loc)))
+    # facts are most of an entry and the entry is signed: their shape is checked by unpacking
+    # (a wrong arity raises), not field by field
+    facts = [Fact(rule, kind, _untag(data) if tagged else data, None if loc is None else Location(*loc))
+             for rule, kind, data, loc, tagged in _typed(obj["facts"], list)]
     error = obj["error"]
     return FileResult(_typed(obj["path"], str), _typed(obj["module"], str), _typed(obj["test"], bool),
                       _typed(obj["lines"], int), tuple(findings), tuple(directives), tuple(facts),
