@@ -298,7 +298,9 @@ def one_repetition(root: Path, modes: dict[str, Mode], skip: frozenset[str], cor
                 modes["warm"].skipped = modes["warm"].skipped or "not run: no cache was built"
                 modes["changed"].note = "no cache was built"
             attempt("warm", lambda: timed(mldebt([str(copy)], cores, out, *with_cache), rss=True))
-        changed = pick_changed_file(file_sizes(copy))
+        sizes = file_sizes(copy)
+        n_files = n_files or sum(1 for p, _ in sizes if p.endswith(".py"))  # the floor counts them too
+        changed = pick_changed_file(sizes)
         if "changed" not in skip:
             with open(copy / changed, "a", encoding="utf-8") as fh:
                 fh.write(BENCH_LINE)
