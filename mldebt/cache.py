@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from mldebt import __version__
+from mldebt.fileio import write_atomic
 from mldebt.model import Confidence, Directive, Fact, FileResult, Location, RawFinding, Severity
 
 FORMAT = 2  # bump when the entry layout changes
@@ -100,20 +101,11 @@ class FileCache:
             return  # a fact the codec does not know: not cached, analysed again next time
         sig = hmac.new(self.secret, name.encode() + b"\0" + body, hashlib.sha256).hexdigest().encode()
         folder = os.path.join(self.folder, name[:2])
-        tmp: str | None = None
         try:
             os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{name[:8]}-", suffix=".tmp", dir=folder)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(sig + b"\n" + body)
-            os.replace(tmp, os.path.join(folder, name))
-            tmp = None
+            write_atomic(os.path.join(folder, name), sig + b"\n" + body, private=True)
         except OSError:
             pass
-        finally:
-            if tmp is not None:
-                with suppress(OSError):
-                    os.unlink(tmp)
 
 
     def prune(self, now: float | None = None) -> int:

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import click
 
-from mldebt import __version__
+from mldebt import __version__, fileio
 from mldebt.catalog import CatalogError, load_catalog
 from mldebt.config import ConfigError, Overrides, rule_spec_options_doc
 from mldebt.engine import default_jobs, tune_gc
@@ -67,21 +66,7 @@ def _outputs(fmt: str, outputs: tuple[str, ...]) -> list[tuple[str, Path | None]
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    path = path.absolute()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a report is as readable as any new file
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    fileio.write_atomic(path, text.encode("utf-8"))
 
 
 class _Progress:

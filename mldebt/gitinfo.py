@@ -29,6 +29,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
 from mldebt.cache import ignore_all
+from mldebt.fileio import write_atomic
 
 _TIMEOUT = 120.0
 _CHECKOUT_TIMEOUT = 900.0
@@ -306,18 +307,9 @@ def store_json(cache_dir: Path, key: str, data: dict) -> None:
     A cache that cannot be written is skipped silently (it only saves time)."""
     entry = _entry(cache_dir, key)
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    tmp: str | None = None
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         ignore_all(entry.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=entry.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, entry)
-        tmp = None
+        write_atomic(entry, text.encode("utf-8"), private=True)
     except OSError:
         pass
-    finally:
-        if tmp is not None:
-            with suppress(OSError):
-                os.unlink(tmp)
