@@ -14,6 +14,7 @@ catalog (``rules/*.yaml``); a class carries detection, documentation and example
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import (
@@ -47,6 +48,22 @@ def compiled(knowledge: Mapping[str, Any], build: Callable[[Mapping[str, Any]], 
     if hit is None or hit[0] is not knowledge:
         hit = _COMPILED[key] = (knowledge, build(knowledge))
     return hit[1]  # type: ignore[no-any-return]
+
+
+_PER_PROJECT: weakref.WeakKeyDictionary[Any, dict[Callable[[Any], Any], Any]] = weakref.WeakKeyDictionary()
+
+
+def per_project(project: Any, build: Callable[[Any], T]) -> T:
+    """``build(project)``, computed once per project view: for an analysis several project
+    rules share (MLD603 and MLD604 the configs, MLD702 and MLD703 the seeding). A view that
+    cannot be weakly referenced gets no sharing."""
+    try:
+        built = _PER_PROJECT.setdefault(project, {})
+    except TypeError:
+        return build(project)
+    if build not in built:
+        built[build] = build(project)
+    return built[build]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

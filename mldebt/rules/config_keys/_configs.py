@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import yaml
 
 from mldebt.model import Fact, Location
-from mldebt.rules.base import FileFacts, ProjectView
+from mldebt.rules.base import FileFacts, ProjectView, per_project
 
 try:  # Python 3.11+
     import tomllib as _toml
@@ -309,18 +308,11 @@ def _merge(cfg: Config, data: Mapping[str, Any], lines: Mapping[tuple[str, ...],
 
 # -- the analysis ---------------------------------------------------------------------
 # one analysis per scanned project: MLD603 and MLD604 both ask for it
-_ANALYSES: weakref.WeakKeyDictionary[Any, Analysis] = weakref.WeakKeyDictionary()
 
 
 def analyse(project: ProjectView) -> Analysis:
     """The configs the project loads, compared with what its code reads (computed once)."""
-    try:
-        hit = _ANALYSES.get(project)
-    except TypeError:  # a project view that cannot be weakly referenced: no sharing
-        return _analyse(project)
-    if hit is None:
-        hit = _ANALYSES[project] = _analyse(project)
-    return hit
+    return per_project(project, _analyse)
 
 
 def _analyse(project: ProjectView) -> Analysis:

@@ -30,7 +30,14 @@ from typing import Any, ClassVar
 
 import libcst as cst
 
-from mldebt.rules.base import FileContext, FileFacts, ProjectRule, ProjectView, Sink
+from mldebt.rules.base import (
+    FileContext,
+    FileFacts,
+    ProjectRule,
+    ProjectView,
+    Sink,
+    per_project,
+)
 from mldebt.rules.names import dotted, import_base
 from mldebt.rules.unseeded_randomness._common import RandomnessKnowledge
 
@@ -211,13 +218,7 @@ class Seeding:
     @classmethod
     def of(cls, project: ProjectView) -> Seeding:
         """The project's seeding, computed once: MLD702 and MLD703 both ask for it."""
-        try:
-            hit = _SEEDINGS.get(project)
-        except TypeError:  # a project view that cannot be weakly referenced: no sharing
-            return cls(project)
-        if hit is None:
-            hit = _SEEDINGS[project] = cls(project)
-        return hit
+        return per_project(project, cls)
 
     def __init__(self, project: ProjectView) -> None:
         self.files: dict[str, FileFacts] = {}
@@ -363,7 +364,6 @@ class Seeding:
             return Verdict(False)
         return Verdict(False, self.files[direct].path, has_entries=True)
 
-_SEEDINGS: weakref.WeakKeyDictionary[Any, Seeding] = weakref.WeakKeyDictionary()
 _INDEXES: weakref.WeakKeyDictionary[Any, dict[str, list[tuple[FileFacts, Any]]]] = weakref.WeakKeyDictionary()
 
 
