@@ -218,7 +218,12 @@ def _settings_key(settings: Settings) -> str:
     """What changes a scan's findings besides the code: the version, rules and their options."""
     import hashlib
 
-    text = json.dumps([__version__, list(settings.enabled), {k: dict(v) for k, v in settings.rule_options.items()},
+    from mldebt.cache import code_fingerprint
+
+    # the installed code too, as the file cache's key does: an edited rule in a development
+    # install must not be judged against a baseline the old rule made
+    text = json.dumps([__version__, code_fingerprint(), list(settings.enabled),
+                       {k: dict(v) for k, v in settings.rule_options.items()},
                        sorted(settings.exclude), str(settings.min_confidence.value)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
