@@ -176,10 +176,6 @@ def test_no_command_runs_scanned_code(world: World, tmp_path: Path, how: str) ->
         p.unlink()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mldebt imports click/yaml/networkx... from whatever sys.path finds first: the working "
-    "directory under `python -m mldebt`, PYTHONPATH for the console script too; mldebt/__main__.py "
-    "and mldebt/__init__.py (not ours to edit) must drop those entries before importing them"))
 @pytest.mark.parametrize("how", ["python -m, cwd", "console script, PYTHONPATH"])
 def test_dependencies_are_not_shadowed(world: World, tmp_path: Path, how: str) -> None:
     """Modules of the scanned repository named like mldebt's dependencies (yaml.py, click.py...)
