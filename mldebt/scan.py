@@ -133,7 +133,8 @@ def scan_with_baseline(request: ScanRequest,
     plans = make_plans(settings, catalog)
     results, extra_errors, declarations, report_only = _analyse(request, settings, catalog, plans, progress)
     project = Project(str(settings.root), results, declarations, catalog.knowledge)
-    report = build_report(settings, catalog, results, extra_errors, report_only=report_only, project=project)
+    report = build_report(settings, catalog, results, extra_errors, report_only=report_only, project=project,
+                          debug=request.debug)
     if request.with_source:
         report = with_source(report, settings, results, project if declarations is not None else None)
     if baseline is None or path is None:
@@ -335,9 +336,12 @@ def collector_options(settings: Settings, code: str) -> dict[str, Any]:
 
 def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileResult],
                  extra_errors: Iterable[FileError] = (), declarations: Declarations | None = None,
-                 report_only: frozenset[str] | None = None, project: Project | None = None) -> Report:
+                 report_only: frozenset[str] | None = None, project: Project | None = None,
+                 debug: bool = True) -> Report:
     """Project phase and policy. ``report_only`` keeps the report to those files; ``project``
-    is the project view to judge (built from ``results`` and ``declarations`` when absent)."""
+    is the project view to judge (built from ``results`` and ``declarations`` when absent).
+    Without ``debug``, a project rule that raises becomes an entry in ``errors`` and the other
+    rules still report."""
     enabled = set(settings.enabled)
     by_name = {s.name: s for s in catalog.rules}
 
@@ -350,7 +354,8 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
     if project is None:
         project = Project(str(settings.root), results, declarations, catalog.knowledge)
     per_path: dict[str, list[RawFinding]] = defaultdict(list)
-    for path, raw in run_project_rules(project, project_rules):
+    failures: list[tuple[str, str]] | None = None if debug else []
+    for path, raw in run_project_rules(project, project_rules, failures):
         per_path[path].append(raw)
 
     def runs_on(spec: RuleSpec, result: FileResult) -> bool:
@@ -367,6 +372,8 @@ def build_report(settings: Settings, catalog: Catalog, results: Sequence[FileRes
     findings: list[Finding] = []
     ignored = 0
     errors = list(extra_errors)
+    errors.extend(FileError(".", f"internal error in project rule {code}, its findings are missing (please report):"
+                                 f" {why}") for code, why in failures or ())
     meta = {name: by_name.get(name) for name in (UNUSED_SUPPRESSION, SUPPRESSION_WITHOUT_REASON, MALFORMED_SUPPRESSION)}
     only = report_only
     for result in sorted(results, key=lambda r: r.path):

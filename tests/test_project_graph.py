@@ -418,3 +418,26 @@ def test_longest_chain_survives_hundreds_of_cycles():
     chain = _longest_chain(g)
     assert len(chain) >= 3 and len(set(chain)) == len(chain)
     assert all(g.has_edge(u, v) for u, v in zip(chain, chain[1:]))
+
+
+def test_a_failing_project_rule_costs_its_findings_only(monkeypatch):
+    """An internal error in one project rule is an error entry; the file rules and the other
+    project rules still report. With --debug it raises (for the traceback)."""
+    from mldebt.catalog import load_catalog
+
+    root = Path(__file__).resolve().parent.parent / "fixtures" / "pipeline-jungle"
+    whole = run_scan(ScanRequest(targets=(root,), jobs=1))
+    spec = load_catalog().by_code("MLD503")
+    cls = spec.load_class()
+    assert any(f.rule == "MLD503" for f in whole.findings)
+
+    def broken(cls, project, options):
+        raise KeyError("a fact it did not expect")
+        yield  # a generator, like the real check
+
+    monkeypatch.setattr(cls, "check", classmethod(broken))
+    report = run_scan(ScanRequest(targets=(root,), jobs=1))
+    assert [f for f in whole.findings if f.rule != "MLD503"] == list(report.findings)
+    assert any("project rule MLD503" in e.message and "KeyError" in e.message for e in report.errors)
+    with pytest.raises(KeyError):
+        run_scan(ScanRequest(targets=(root,), jobs=1, debug=True))

@@ -59,11 +59,25 @@ class Project:
 
 
 def run_project_rules(
-    project: Project, rules: Sequence[tuple[str, type[ProjectRule], Mapping[str, Any]]]
+    project: Project, rules: Sequence[tuple[str, type[ProjectRule], Mapping[str, Any]]],
+    failures: list[tuple[str, str]] | None = None,
 ) -> list[tuple[str, RawFinding]]:
-    """Run each project rule's ``check``; findings come back with the path they belong to."""
+    """Run each project rule's ``check``; findings come back with the path they belong to.
+
+    With ``failures``, a rule that raises is noted there as (code, reason) and reports
+    nothing, and the other rules still run (an internal error in one rule must not cost the
+    whole report); without it, the exception propagates (``--debug``, tests)."""
     out: list[tuple[str, RawFinding]] = []
     for code, cls, options in rules:
-        for pf in cls.check(project, options):
-            out.append((pf.path, RawFinding(code, pf.location, pf.message, pf.hint, pf.confidence, pf.severity)))
+        found: list[tuple[str, RawFinding]] = []
+        try:
+            for pf in cls.check(project, options):
+                found.append((pf.path, RawFinding(code, pf.location, pf.message, pf.hint, pf.confidence,
+                                                  pf.severity)))
+        except Exception as exc:
+            if failures is None:
+                raise
+            failures.append((code, f"{type(exc).__name__}: {exc}"))
+            continue
+        out.extend(found)
     return out
