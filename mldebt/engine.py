@@ -1002,22 +1002,84 @@ def analyse_files(jobs: Sequence[FileJob], plans: Sequence[RulePlan], knowledge:
             if progress:
                 progress(1)
     else:
-        from concurrent.futures import ProcessPoolExecutor
+        fresh = _in_pool(todo, n_jobs, (tuple(plans), knowledge, debug, cache), progress)
+    computed = iter(fresh)
+    return [hits[i] if i in hits else next(computed) for i in range(len(jobs))]
 
-        chunk = max(1, min(16, len(todo) // (n_jobs * 8)))
-        pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_pool_worker,
-                                   initargs=(tuple(plans), knowledge, debug, cache))
+
+WORKER_DIED = ("the analysis process died on this file (killed by the system, out of memory, or a crash"
+               " in the parser); not analysed")
+
+
+def analyse_chunk(chunk: Sequence[FileJob]) -> list[FileResult]:
+    return [analyse_file(job) for job in chunk]
+
+
+def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
+             progress: Callable[[int], None] | None) -> list[FileResult]:
+    """``todo`` analysed by ``n_jobs`` worker processes, in order.
+
+    Chunks of files go to the workers, a few at a time per worker. A worker that dies (a crash
+    in native code, the kernel's out-of-memory killer) breaks the whole pool: the files of the
+    chunks then in flight are analysed again one by one, each in a process of its own, so the
+    file that kills its process gets an error entry and the others their results; the rest go
+    on in a new pool.
+    """
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    size = max(1, min(16, len(todo) // (n_jobs * 8)))
+    chunks = [list(range(i, min(i + size, len(todo)))) for i in range(0, len(todo), size)]
+    results: list[FileResult | None] = [None] * len(todo)
+    pending = list(reversed(chunks))  # popped from the end: in order
+    suspects: list[int] = []
+    while pending or suspects:
+        if suspects:
+            i = suspects.pop(0)
+            results[i] = _alone(todo[i], initargs)
+            if progress:
+                progress(1)
+            continue
+        pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_pool_worker, initargs=initargs)
+        running: dict[Future[list[FileResult]], list[int]] = {}
         try:
-            for result in pool.map(analyse_file, todo, chunksize=chunk):
-                fresh.append(result)
-                if progress:
-                    progress(1)
+            while pending or running:
+                while pending and len(running) < 2 * n_jobs:
+                    chunk = pending.pop()
+                    running[pool.submit(analyse_chunk, [todo[i] for i in chunk])] = chunk
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    raise BrokenProcessPool("a worker died")
+                for fut in done:
+                    chunk = running.pop(fut)
+                    for i, result in zip(chunk, fut.result()):
+                        results[i] = result
+                    if progress:
+                        progress(len(chunk))
+        except BrokenProcessPool:
+            _stop(pool)
+            suspects = sorted(i for chunk in running.values() for i in chunk if results[i] is None)
+            continue
         except BaseException:
             _stop(pool)  # interrupted: do not wait for the queued files
             raise
         pool.shutdown(wait=True)
-    computed = iter(fresh)
-    return [hits[i] if i in hits else next(computed) for i in range(len(jobs))]
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+def _alone(job: FileJob, initargs: tuple[Any, ...]) -> FileResult:
+    """``job`` in a process of its own: its result, or an error entry if the process dies."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(max_workers=1, initializer=_init_pool_worker, initargs=initargs)
+    try:
+        return pool.submit(analyse_file, job).result()
+    except BrokenProcessPool:
+        return FileResult(job.path, job.module, job.is_test, 0, error=WORKER_DIED)
+    finally:
+        _stop(pool)
 
 
 def default_jobs() -> int:
