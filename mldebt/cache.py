@@ -81,9 +81,8 @@ class FileCache:
         return result
 
     def _verify(self, name: str, blob: bytes) -> FileResult | None:
-        sig, _, body = blob.partition(b"\n")
-        want = hmac.new(self.secret, name.encode() + b"\0" + body, hashlib.sha256).hexdigest().encode()
-        if not hmac.compare_digest(sig, want):
+        body = unseal(self.secret, name, blob)
+        if body is None:
             return None
         try:
             return decode_result(json.loads(body))
@@ -99,11 +98,10 @@ class FileCache:
                 "utf-8", "surrogatepass")
         except (TypeError, ValueError, UnicodeEncodeError):
             return  # a fact the codec does not know: not cached, analysed again next time
-        sig = hmac.new(self.secret, name.encode() + b"\0" + body, hashlib.sha256).hexdigest().encode()
         folder = os.path.join(self.folder, name[:2])
         try:
             os.makedirs(folder, exist_ok=True)
-            write_atomic(os.path.join(folder, name), sig + b"\n" + body, private=True)
+            write_atomic(os.path.join(folder, name), seal(self.secret, name, body), private=True)
         except OSError:
             pass
 
@@ -144,6 +142,22 @@ def _scandir(path: str) -> list[os.DirEntry[str]]:
             return list(it)
     except OSError:
         return []
+
+
+def seal(secret: bytes, name: str, body: bytes) -> bytes:
+    """``body`` signed for the entry ``name``: an HMAC-SHA256 line, then the body. The name is
+    signed too, so an entry copied under another name does not verify."""
+    return _signature(secret, name, body) + b"\n" + body
+
+
+def unseal(secret: bytes, name: str, blob: bytes) -> bytes | None:
+    """The body of a :func:`seal`-ed ``blob`` for ``name``, or None when it does not verify."""
+    sig, _, body = blob.partition(b"\n")
+    return body if hmac.compare_digest(sig, _signature(secret, name, body)) else None
+
+
+def _signature(secret: bytes, name: str, body: bytes) -> bytes:
+    return hmac.new(secret, name.encode() + b"\0" + body, hashlib.sha256).hexdigest().encode()
 
 
 def open_cache(cache_dir: Path, plans: Sequence[Any], knowledge: Mapping[str, Any]) -> FileCache | None:

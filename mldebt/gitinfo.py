@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
-from mldebt.cache import ignore_all
+from mldebt.cache import ignore_all, seal, unseal, user_secret
 from mldebt.fileio import write_atomic
 
 _TIMEOUT = 120.0
@@ -286,15 +286,24 @@ def _entry(cache_dir: Path, key: str) -> Path:
 
 
 def cached_json(cache_dir: Path, key: str) -> dict | None:
-    """The object stored under ``key`` (e.g. a commit sha), or None. A corrupt or unreadable
-    entry is treated as missing and deleted."""
+    """The object stored under ``key`` (e.g. a commit sha), or None. An entry that is corrupt,
+    unreadable or not signed with this user's secret (one a pull request planted in the cache
+    folder: it would decide which findings count as new) is treated as missing and deleted."""
     entry = _entry(cache_dir, key)
+    secret = user_secret()
     try:
-        data = json.loads(entry.read_text(encoding="utf-8"))
+        blob = entry.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, ValueError):
-        data = None
+    except OSError:
+        blob = b""
+    body = unseal(secret, key, blob) if secret is not None else None
+    data = None
+    if body is not None:
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            pass
     if isinstance(data, dict):
         return data
     with suppress(OSError):
@@ -303,13 +312,17 @@ def cached_json(cache_dir: Path, key: str) -> dict | None:
 
 
 def store_json(cache_dir: Path, key: str, data: dict) -> None:
-    """Store ``data`` under ``key`` atomically: readers see the old entry or the whole new one.
-    A cache that cannot be written is skipped silently (it only saves time)."""
+    """Store ``data`` under ``key`` atomically and signed (see :mod:`mldebt.cache`): readers see
+    the old entry or the whole new one. A cache that cannot be written (or signed) is skipped
+    silently (it only saves time)."""
     entry = _entry(cache_dir, key)
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    secret = user_secret()
+    if secret is None:
+        return
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         ignore_all(entry.parent)
-        write_atomic(entry, text.encode("utf-8"), private=True)
+        write_atomic(entry, seal(secret, key, body), private=True)
     except OSError:
         pass

@@ -266,3 +266,15 @@ def test_cache_round_trip_and_corrupt_entries(tmp_path):
         assert not (tmp_path / "diff" / "abc123.json").exists()
     with pytest.raises(ValueError):
         gitinfo.cached_json(tmp_path, "../escape")
+
+
+def test_cache_entries_not_signed_here_are_not_trusted(tmp_path, monkeypatch):
+    """A --diff entry planted in the cache folder (by a pull request, or copied from another
+    machine) would decide which findings count as new: it is ignored and deleted."""
+    gitinfo.store_json(tmp_path, "abc123", {"baseline": "mine"})
+    entry = tmp_path / "diff" / "abc123.json"
+    entry.write_bytes(b'{"baseline": "accepts everything"}')  # plain JSON, as an attacker writes it
+    assert gitinfo.cached_json(tmp_path, "abc123") is None and not entry.exists()
+    gitinfo.store_json(tmp_path, "abc123", {"baseline": "mine"})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-machine"))
+    assert gitinfo.cached_json(tmp_path, "abc123") is None
