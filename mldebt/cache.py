@@ -44,8 +44,14 @@ from mldebt.model import Confidence, Directive, Fact, FileResult, Location, RawF
 FORMAT = 2  # bump when the entry layout changes
 _SECRET_BYTES = 32
 # results that say nothing lasting about the file's bytes are never stored
-_TRANSIENT_ERRORS = ("internal error", "cannot read", "timed out")
+_TRANSIENT_ERRORS = ("internal error", "cannot read", "timed out", "the analysis process died")
 STALE_AFTER = 7 * 24 * 3600  # seconds: entries and settings folders unused this long are removed
+
+
+def is_transient(error: str) -> bool:
+    """Does this error entry say something about this run only (a timeout, a dead worker,
+    an unreadable file), not about the file's bytes? Such results are never cached."""
+    return error.startswith(_TRANSIENT_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +97,7 @@ class FileCache:
 
     def store(self, name: str, result: FileResult) -> None:
         """Store ``result`` atomically. A cache that cannot be written only costs time."""
-        if result.error is not None and result.error.startswith(_TRANSIENT_ERRORS):
+        if result.error is not None and is_transient(result.error):
             return
         try:
             body = json.dumps(encode_result(result), ensure_ascii=False, separators=(",", ":")).encode(

@@ -22,7 +22,7 @@ import click
 from mldebt import __version__, fileio
 from mldebt.catalog import CatalogError, load_catalog
 from mldebt.config import ConfigError, Overrides, rule_spec_options_doc
-from mldebt.engine import default_jobs, tune_gc
+from mldebt.engine import DEFAULT_FILE_TIMEOUT, default_jobs, tune_gc
 from mldebt.reporters import FORMATS, render
 from mldebt import baseline as baselines
 from mldebt.baseline import BaselineError
@@ -92,14 +92,20 @@ class _Progress:
             self.bar = None
 
 
-def _cache_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--no-cache`` and ``--cache-dir``, shared by the commands that analyse files."""
+def _analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--no-cache``, ``--cache-dir`` and ``--file-timeout``, shared by the commands that
+    analyse files."""
     fn = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                       envvar="MLDEBT_CACHE_DIR", show_envvar=True,
                       help="Keep the file cache here (default: `cache-dir` in the config, else "
                            ".mldebt_cache at the project root).")(fn)
-    return click.option("--no-cache", is_flag=True, envvar="MLDEBT_NO_CACHE", show_envvar=True,
-                        help="Analyse every file again; read and write no cache.")(fn)
+    fn = click.option("--no-cache", is_flag=True, envvar="MLDEBT_NO_CACHE", show_envvar=True,
+                      help="Analyse every file again; read and write no cache.")(fn)
+    return click.option("--file-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                        envvar="MLDEBT_FILE_TIMEOUT", show_envvar=True,
+                        help="A file not analysed within SECONDS is reported as timed out and the scan goes "
+                             f"on (default: `file-timeout` in the config, else {DEFAULT_FILE_TIMEOUT:g}; "
+                             "0: no limit).")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -147,14 +153,15 @@ def cli() -> None:
 @click.option("--strict-baseline", is_flag=True,
               help="Fail when the baseline accepts findings that are fixed (run `mldebt baseline prune`).")
 @click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR is honoured too).")
-@_cache_options
+@_analysis_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], with_source: bool, include_known: bool,
          select: tuple[str, ...],
          extend_select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
          fail_on: str | None, min_confidence: str | None, exit_zero: bool, strict: bool,
          preview: bool | None, config_file: Path | None, diff: str | None, baseline: Path | None,
-         strict_baseline: bool, no_color: bool, no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
+         strict_baseline: bool, no_color: bool, no_cache: bool, cache_dir: Path | None,
+         file_timeout: float | None, debug: bool) -> None:
     """Scan PATHS (default: the current directory) for ML technical debt."""
     for p in paths:
         if not p.exists() and not p.is_symlink():
@@ -172,6 +179,7 @@ def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], with_sourc
         with_source=with_source or any(f == "html" for f, _ in _outputs(fmt, outputs)),
         cache=not no_cache,
         cache_dir=cache_dir,
+        file_timeout=file_timeout,
     )
     if diff is not None and baseline is not None:
         raise click.UsageError("--diff and --baseline are alternatives: the merge base is the baseline")
@@ -218,10 +226,11 @@ def scan(paths: tuple[Path, ...], fmt: str, outputs: tuple[str, ...], with_sourc
               help="Worker processes (default: all cores; 1 runs in process).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read settings from this TOML file instead of the nearest pyproject.toml.")
-@_cache_options
+@_analysis_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def graph(paths: tuple[Path, ...], fmt: str, output: Path | None, imports: bool, jobs: int | None,
-          config_file: Path | None, no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
+          config_file: Path | None, no_cache: bool, cache_dir: Path | None, file_timeout: float | None,
+          debug: bool) -> None:
     """Export the pipeline graph of PATHS: steps, data artifacts, reads, writes, runs.
 
     Undeclared reads and artifacts and pipeline-jungle chains are marked, so you can look at
@@ -235,7 +244,7 @@ def graph(paths: tuple[Path, ...], fmt: str, output: Path | None, imports: bool,
             raise click.BadParameter(f"{p}: no such file or directory", param_hint="PATHS")
     request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
                           overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug,
-                          cache=not no_cache, cache_dir=cache_dir)
+                          cache=not no_cache, cache_dir=cache_dir, file_timeout=file_timeout)
     g, errors = run_graph(request)
     text = render_graph(g, fmt, imports=imports)
     for path, message in errors:
@@ -268,16 +277,16 @@ def _baseline_target(root: Path, file: Path | None, configured: str | None) -> P
               help="Where to write it (default: `baseline` in the config, else .mldebt-baseline.json at the root).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None)
-@_cache_options
+@_analysis_options
 @click.option("--debug", is_flag=True)
 def baseline_create(paths: tuple[Path, ...], file: Path | None, config_file: Path | None, jobs: int | None,
-                    no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
+                    no_cache: bool, cache_dir: Path | None, file_timeout: float | None, debug: bool) -> None:
     """Write a baseline accepting every finding of PATHS now (overwrites the file)."""
     from mldebt.scan import prepare
 
     request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
                           overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug, use_baseline=False,
-                          cache=not no_cache, cache_dir=cache_dir)
+                          cache=not no_cache, cache_dir=cache_dir, file_timeout=file_timeout)
     settings, _ = prepare(request)
     target = _baseline_target(settings.root, file, settings.baseline)
     report = run_scan(request)
@@ -292,16 +301,16 @@ def baseline_create(paths: tuple[Path, ...], file: Path | None, config_file: Pat
               help="The baseline to prune (default: `baseline` in the config, else .mldebt-baseline.json).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None)
-@_cache_options
+@_analysis_options
 @click.option("--debug", is_flag=True)
 def baseline_prune(paths: tuple[Path, ...], file: Path | None, config_file: Path | None, jobs: int | None,
-                   no_cache: bool, cache_dir: Path | None, debug: bool) -> None:
+                   no_cache: bool, cache_dir: Path | None, file_timeout: float | None, debug: bool) -> None:
     """Remove the baseline's fixed findings. It never adds: new debt stays new."""
     from mldebt.scan import prepare
 
     request = ScanRequest(targets=tuple(paths) or (Path.cwd(),), config_file=config_file,
                           overrides=Overrides(), jobs=jobs or default_jobs(), debug=debug,
-                          cache=not no_cache, cache_dir=cache_dir)
+                          cache=not no_cache, cache_dir=cache_dir, file_timeout=file_timeout)
     settings, _ = prepare(request)
     target = _baseline_target(settings.root, file, settings.baseline)
     request = dataclasses.replace(request, baseline=target)

@@ -41,7 +41,7 @@ _TOP_KEYS = {
     "select": "list[str]", "extend-select": "list[str]", "ignore": "list[str]",
     "per-file-ignores": "table", "exclude": "list[str]", "extend-exclude": "list[str]",
     "preview": "bool", "fail-on": "str", "baseline": "str", "rules": "table", "data": "table",
-    "min-confidence": "str", "cache-dir": "str",
+    "min-confidence": "str", "cache-dir": "str", "file-timeout": "number",
 }
 
 
@@ -60,6 +60,7 @@ class Settings:
     baseline: str | None = None
     preview: bool = False
     cache_dir: str | None = None  # relative to the root; None: `.mldebt_cache`
+    file_timeout: float | None = None  # seconds per file; None: the default; 0: no budget
 
     def options_for(self, code: str) -> Mapping[str, Any]:
         return self.rule_options.get(code, {})
@@ -259,6 +260,10 @@ def build_settings(catalog: Catalog, root: Path, config_file: Path | None,
                 raise err(f"rules.{key}.{name}", f"expected {known[name].type}, got {value!r}")
             rule_options[spec.code][name] = value
 
+    file_timeout = table.get("file-timeout")
+    if file_timeout is not None and file_timeout < 0:
+        raise err("file-timeout", f"expected seconds >= 0 (0: no budget), got {file_timeout!r}")
+
     try:
         data_settings = parse_data_settings(table.get("data", {}))
     except ValueError as exc:
@@ -277,6 +282,7 @@ def build_settings(catalog: Catalog, root: Path, config_file: Path | None,
         data_settings=data_settings,
         baseline=table.get("baseline"),
         cache_dir=table.get("cache-dir"),
+        file_timeout=float(file_timeout) if file_timeout is not None else None,
         preview=preview,
     )
 

@@ -21,6 +21,8 @@ import os
 import re
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -913,11 +915,14 @@ _WORKER: dict[str, Any] = {}
 
 
 def init_worker(plans: Sequence[RulePlan], knowledge: Mapping[str, Any], debug: bool,
-                cache: FileCache | None = None) -> None:
+                cache: FileCache | None = None, timeout: float | None = None,
+                board: _Board | None = None) -> None:
     _WORKER["plans"] = plans
     _WORKER["knowledge"] = knowledge
     _WORKER["debug"] = debug
     _WORKER["cache"] = cache
+    _WORKER["timeout"] = timeout
+    _WORKER["slot"] = board.claim() if board is not None else None
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     tune_gc()
 
@@ -934,6 +939,8 @@ def _init_pool_worker(*args: Any) -> None:
     # Ctrl-C reaches the whole process group: the parent decides, the workers do not print
     # a traceback each
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # and the parent's SIGTERM handler (see cli) is not theirs: ``_stop`` ends them with it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     init_worker(*args)
     gc.freeze()  # what the worker holds from now on (modules, catalog) is never rescanned
 
@@ -947,25 +954,145 @@ def _read(job: FileJob) -> bytes | FileResult:
         return FileResult(job.path, job.module, job.is_test, 0, error=f"cannot read: {reason}")
 
 
-def analyse_file(job: FileJob) -> FileResult:
+def analyse_file(job: FileJob, index: int = -1) -> FileResult:
     data = _read(job)
     if isinstance(data, FileResult):
         return data
-    result = analyse_source(job, data, _WORKER["plans"], _WORKER["knowledge"], _WORKER.get("debug", False))
+    slot: _Slot | None = _WORKER.get("slot")
+    if slot is not None:
+        slot.starts(index)
+    try:
+        result = _within_budget(job, data, _WORKER.get("timeout"))
+    finally:
+        if slot is not None:
+            slot.ends()
     cache: FileCache | None = _WORKER.get("cache")
     if cache is not None:
         cache.store(cache.name(job.path, job.module, job.is_test, job.is_package, data), result)
     return result
 
 
+# --- the per-file time budget ---------------------------------------------------------
+#
+# One pathological file must not stall a CI job. Two guards, both ending in the same error
+# entry: an alarm (SIGALRM) interrupts the file's Python code, in every process; the native
+# libcst parser does not return to Python until it is done, so in the pool the main process
+# also watches each worker's current file on a shared board and kills a worker that overruns
+# the budget by a margin; the other files of the pool are then analysed again (see
+# ``_in_pool``).
+
+DEFAULT_FILE_TIMEOUT = 60.0
+
+
+class FileTimeout(BaseException):
+    """Raised by the alarm in the middle of a file's analysis: a BaseException, so that no
+    ``except Exception`` in a rule swallows it."""
+
+
+def timed_out(job: FileJob, budget: float) -> FileResult:
+    return FileResult(job.path, job.module, job.is_test, 0,
+                      error=f"timed out: not analysed within the per-file time budget of {budget:g} s"
+                            " (raise it with --file-timeout or `file-timeout` in the config)")
+
+
+def _ring(signum: int, frame: Any) -> None:
+    raise FileTimeout
+
+
+def _within_budget(job: FileJob, data: bytes, budget: float | None) -> FileResult:
+    """``analyse_source`` under an alarm of ``budget`` seconds (none: no budget, or not on
+    the main thread, where signals cannot be handled)."""
+    plans, knowledge, debug = _WORKER["plans"], _WORKER["knowledge"], _WORKER.get("debug", False)
+    if not budget or threading.current_thread() is not threading.main_thread():
+        return analyse_source(job, data, plans, knowledge, debug)
+    previous = signal.signal(signal.SIGALRM, _ring)
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, budget)
+            return analyse_source(job, data, plans, knowledge, debug)
+        finally:  # an alarm that rings in here is still caught below: the file did overrun
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except FileTimeout:
+        return timed_out(job, budget)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _Slot:
+    """A worker's row on the board: its pid, the index of the file it is on and since when
+    (``time.monotonic``, the same clock in every process; 0 when idle)."""
+
+    __slots__ = ("cells", "row")
+
+    def __init__(self, cells: Any, row: int) -> None:
+        self.cells = cells
+        self.row = row
+        cells[3 * row] = os.getpid()
+
+    def starts(self, index: int) -> None:
+        self.cells[3 * self.row + 2] = 0.0  # idle while the index changes
+        self.cells[3 * self.row + 1] = index
+        self.cells[3 * self.row + 2] = time.monotonic()
+
+    def ends(self) -> None:
+        self.cells[3 * self.row + 2] = 0.0
+
+
+class _Board:
+    """Shared memory where pool workers say which file they are on, for the main process's
+    watchdog (:meth:`overdue`)."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+
+        self.workers = workers
+        self.cells = multiprocessing.Array("d", 3 * workers, lock=False)
+        self.next = multiprocessing.Value("i", 0)
+
+    def claim(self) -> _Slot:
+        with self.next.get_lock():
+            row = self.next.value % self.workers
+            self.next.value += 1
+        return _Slot(self.cells, row)
+
+    def overdue(self, limit: float) -> list[tuple[int, int]]:
+        """(pid, file index) of every worker on the same file for more than ``limit`` s."""
+        now = time.monotonic()
+        late = []
+        for row in range(self.workers):
+            start = self.cells[3 * row + 2]
+            if start and now - start > limit:
+                pid, index = int(self.cells[3 * row]), int(self.cells[3 * row + 1])
+                if self.cells[3 * row + 2] == start:  # not moved on while we read
+                    late.append((pid, index))
+        return late
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _margin(budget: float) -> float:
+    """How long past the budget the watchdog waits for a worker's own alarm to end a file
+    before it kills the worker (the alarm costs less: the pool goes on)."""
+    return budget + min(5.0, 0.5 + budget / 10)
+
+
 def _stop(pool: Any) -> None:
-    """Cancel what is queued and end the workers now (``shutdown`` alone waits for them)."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
-    if terminate is not None:
-        terminate()
+    """Cancel what is queued and end the workers now (``shutdown`` alone waits for them).
+
+    SIGKILL, not SIGTERM: a worker holds nothing to save (every file it writes is written
+    atomically), and a stopped or wedged process ignores SIGTERM, which would leave the pool's
+    manager thread waiting for it forever."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14
+    if kill is not None:
+        kill()
     else:
         for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
+            process.kill()
     pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -985,24 +1112,25 @@ def cached_results(jobs: Sequence[FileJob], cache: FileCache) -> dict[int, FileR
 def analyse_files(jobs: Sequence[FileJob], plans: Sequence[RulePlan], knowledge: Mapping[str, Any],
                   n_jobs: int, debug: bool = False,
                   progress: Callable[[int], None] | None = None,
-                  cache: FileCache | None = None) -> list[FileResult]:
+                  cache: FileCache | None = None, timeout: float | None = None) -> list[FileResult]:
     """Run the file phase over ``jobs``, in-process for ``n_jobs == 1`` or small scans.
 
     With a ``cache``, files whose result it holds are not analysed, and every new result is
-    stored (by the process that computed it)."""
+    stored (by the process that computed it). A file not analysed within ``timeout`` seconds
+    gets an error entry (see :func:`timed_out`)."""
     hits = cached_results(jobs, cache) if cache is not None else {}
     if progress and hits:
         progress(len(hits))
     todo = [job for i, job in enumerate(jobs) if i not in hits]
     fresh: list[FileResult] = []
     if n_jobs <= 1 or len(todo) < 16:
-        init_worker(plans, knowledge, debug, cache)
+        init_worker(plans, knowledge, debug, cache, timeout)
         for job in todo:
             fresh.append(analyse_file(job))
             if progress:
                 progress(1)
     else:
-        fresh = _in_pool(todo, n_jobs, (tuple(plans), knowledge, debug, cache), progress)
+        fresh = _in_pool(todo, n_jobs, (tuple(plans), knowledge, debug, cache, timeout), progress)
     computed = iter(fresh)
     return [hits[i] if i in hits else next(computed) for i in range(len(jobs))]
 
@@ -1011,8 +1139,8 @@ WORKER_DIED = ("the analysis process died on this file (killed by the system, ou
                " in the parser); not analysed")
 
 
-def analyse_chunk(chunk: Sequence[FileJob]) -> list[FileResult]:
-    return [analyse_file(job) for job in chunk]
+def analyse_chunk(chunk: Sequence[tuple[int, FileJob]]) -> list[FileResult]:
+    return [analyse_file(job, index) for index, job in chunk]
 
 
 def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
@@ -1023,11 +1151,14 @@ def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
     in native code, the kernel's out-of-memory killer) breaks the whole pool: the files of the
     chunks then in flight are analysed again one by one, each in a process of its own, so the
     file that kills its process gets an error entry and the others their results; the rest go
-    on in a new pool.
+    on in a new pool. A worker stuck on one file past the time budget (``initargs[-1]``) is
+    killed by the watchdog: that file gets its error entry, and the unfinished files of the
+    chunks in flight go back in the queue of a new pool.
     """
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    budget: float | None = initargs[-1]
     size = max(1, min(16, len(todo) // (n_jobs * 8)))
     chunks = [list(range(i, min(i + size, len(todo)))) for i in range(0, len(todo), size)]
     results: list[FileResult | None] = [None] * len(todo)
@@ -1040,25 +1171,41 @@ def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
             if progress:
                 progress(1)
             continue
-        pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_pool_worker, initargs=initargs)
+        board = _Board(n_jobs) if budget else None
+        pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_pool_worker, initargs=(*initargs, board))
         running: dict[Future[list[FileResult]], list[int]] = {}
+        killed = False
         try:
             while pending or running:
                 while pending and len(running) < 2 * n_jobs:
                     chunk = pending.pop()
-                    running[pool.submit(analyse_chunk, [todo[i] for i in chunk])] = chunk
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    running[pool.submit(analyse_chunk, [(i, todo[i]) for i in chunk])] = chunk
+                done, _ = wait(running, timeout=min(1.0, budget / 4) if budget else None,
+                               return_when=FIRST_COMPLETED)
+                if board is not None and budget:
+                    for pid, i in board.overdue(_margin(budget)):
+                        if 0 <= i < len(todo) and results[i] is None:
+                            results[i] = timed_out(todo[i], budget)
+                            if progress:
+                                progress(1)
+                        _kill(pid)
+                        killed = True
                 if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                     raise BrokenProcessPool("a worker died")
                 for fut in done:
                     chunk = running.pop(fut)
                     for i, result in zip(chunk, fut.result()):
-                        results[i] = result
-                    if progress:
-                        progress(len(chunk))
+                        if results[i] is None:
+                            results[i] = result
+                            if progress:
+                                progress(1)
         except BrokenProcessPool:
             _stop(pool)
-            suspects = sorted(i for chunk in running.values() for i in chunk if results[i] is None)
+            unfinished = sorted(i for chunk in running.values() for i in chunk if results[i] is None)
+            if killed:  # the watchdog's doing: the others are innocent, queue them again
+                pending.extend([i] for i in reversed(unfinished))
+            else:
+                suspects = unfinished
             continue
         except BaseException:
             _stop(pool)  # interrupted: do not wait for the queued files
@@ -1069,13 +1216,24 @@ def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
 
 
 def _alone(job: FileJob, initargs: tuple[Any, ...]) -> FileResult:
-    """``job`` in a process of its own: its result, or an error entry if the process dies."""
-    from concurrent.futures import ProcessPoolExecutor
+    """``job`` in a process of its own: its result, or an error entry if the process dies or
+    overruns the time budget."""
+    from concurrent.futures import ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(max_workers=1, initializer=_init_pool_worker, initargs=initargs)
+    budget: float | None = initargs[-1]
+    board = _Board(1) if budget else None
+    pool = ProcessPoolExecutor(max_workers=1, initializer=_init_pool_worker, initargs=(*initargs, board))
     try:
-        return pool.submit(analyse_file, job).result()
+        future = pool.submit(analyse_chunk, [(0, job)])
+        while True:
+            done, _ = wait([future], timeout=min(1.0, budget / 4) if budget else None)
+            if done:
+                return future.result()[0]
+            if board is not None and budget:
+                for pid, _ in board.overdue(_margin(budget)):
+                    _kill(pid)
+                    return timed_out(job, budget)
     except BrokenProcessPool:
         return FileResult(job.path, job.module, job.is_test, 0, error=WORKER_DIED)
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mldebt import __version__
-from mldebt.cache import open_cache
+from mldebt.cache import is_transient, open_cache
 from mldebt.catalog import Catalog, RuleSpec, _load_class, load_catalog
 from mldebt.config import Overrides, Settings, build_settings, find_config
 from mldebt.discovery import (
@@ -29,7 +29,7 @@ from mldebt.discovery import (
     package_parts,
     non_source_files,
 )
-from mldebt.engine import FileJob, RulePlan, analyse_files
+from mldebt.engine import DEFAULT_FILE_TIMEOUT, FileJob, RulePlan, analyse_files
 from mldebt.fingerprint import content_key, fingerprint, group_key, literal_key
 from mldebt.baseline import Match as BaselineMatch
 from mldebt.baseline import apply as apply_baseline
@@ -76,9 +76,19 @@ class ScanRequest:
     with_source: bool = False  # attach the source lines around each finding and the report's meta
     cache: bool = False  # reuse and store file results (the CLI turns it on; `--no-cache` off)
     cache_dir: Path | None = None  # overrides `cache-dir` in the configuration
+    file_timeout: float | None = None  # overrides `file-timeout`; 0: no per-file time budget
 
 
 DEFAULT_CACHE_DIR = ".mldebt_cache"
+
+
+def file_timeout(request: ScanRequest, settings: Settings) -> float | None:
+    """Seconds one file may take: the request's, else the configuration's, else
+    :data:`~mldebt.engine.DEFAULT_FILE_TIMEOUT`; None (0 given): no budget."""
+    for budget in (request.file_timeout, settings.file_timeout):
+        if budget is not None:
+            return budget or None
+    return DEFAULT_FILE_TIMEOUT
 
 
 def cache_dir(request: ScanRequest, settings: Settings) -> Path | None:
@@ -207,8 +217,10 @@ def _scan_diff(request: ScanRequest, settings: Settings, catalog: Catalog,
             # the same file cache: files unchanged since the merge base are not parsed again
             sub = dataclasses.replace(request, targets=(project,), diff=None, use_baseline=False, config_file=None,
                                       cache_dir=folder if request.cache else None)
-            base_line = from_findings(run_scan(sub).findings) if project.exists() else from_findings(())
-        gitinfo.store_json(folder, key, {"baseline": dumps(base_line)})
+            then = run_scan(sub) if project.exists() else None
+            base_line = from_findings(then.findings if then is not None else ())
+        if then is None or not any(is_transient(e.message) for e in then.errors):
+            gitinfo.store_json(folder, key, {"baseline": dumps(base_line)})  # not one missing a file by chance
     report = run_scan(dataclasses.replace(request, diff=None, use_baseline=False), progress)
     renames = gitinfo.renames(settings.root, base)
     report, found = apply_baseline(report, base_line, renames, f"diff:{base[:12]}")
@@ -292,7 +304,8 @@ def _analyse(request: ScanRequest, settings: Settings, catalog: Catalog, plans: 
     if request.cache:
         folder = cache_dir(request, settings)
         cache = open_cache(folder, plans, catalog.knowledge) if folder is not None else None
-    results = analyse_files(jobs, plans, catalog.knowledge, request.jobs, request.debug, tick, cache)
+    results = analyse_files(jobs, plans, catalog.knowledge, request.jobs, request.debug, tick, cache,
+                            file_timeout(request, settings))
     if cache is not None and report_only is None and settings.root in {t.resolve() for t in targets}:
         cache.prune()  # a scan of the whole project knows which entries are still current
     extra_errors = [FileError(p, m) for p, m in found.errors]
