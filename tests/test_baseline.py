@@ -245,6 +245,35 @@ def test_diff_reports_only_what_the_change_adds(repo, monkeypatch):
     assert git(repo, "status", "--porcelain") == ""  # nothing written into the tree but ignored cache
 
 
+def test_a_base_scan_that_missed_a_file_is_not_kept(repo, monkeypatch, tmp_path):
+    """A file of the merge base that timed out (or whose worker died) has no findings in that
+    scan; kept as the base, it would make that file's old debt look new on every later run."""
+    import time
+
+    from mldebt import engine
+
+    (repo / ".mldebt-baseline.json").unlink()
+    path = repo / "churn" / "score.py"
+    path.write_text(path.read_text() + "\n\ndef gate(model, X):\n    return model.predict_proba(X)[:, 1] > 0.42\n")
+    real = engine.analyse_source
+
+    def slow_base(job, data, *args, **kwargs):
+        if "worktrees" in job.abspath:  # only the merge base's copy
+            time.sleep(5)
+        return real(job, data, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "analyse_source", slow_base)
+    cache = tmp_path / "cache"
+    request = ScanRequest(targets=(repo,), jobs=1, diff="HEAD", cache=True, cache_dir=cache, file_timeout=0.5)
+    report, _, _ = scan_with_baseline(request)
+    assert {f.status for f in report.findings} == {Status.NEW}  # nothing at the base: all new, this time
+    assert not list((cache / "diff").glob("*"))  # but that base is not kept
+    monkeypatch.setattr(engine, "analyse_source", real)
+    report, _, _ = scan_with_baseline(request)
+    assert sorted(f.status.value for f in report.findings) == ["known", "known", "new"]
+    assert list((cache / "diff").glob("*"))
+
+
 def test_diff_in_a_shallow_clone_says_how_to_fetch_the_base(repo, tmp_path):
     path = repo / "churn" / "score.py"
     path.write_text(path.read_text() + "\nX = 1\n")
