@@ -1178,8 +1178,9 @@ def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
         try:
             while pending or running:
                 while pending and len(running) < 2 * n_jobs:
-                    chunk = pending.pop()
+                    chunk = pending[-1]  # taken off the queue once submitted: a broken pool refuses it
                     running[pool.submit(analyse_chunk, [(i, todo[i]) for i in chunk])] = chunk
+                    pending.pop()
                 done, _ = wait(running, timeout=min(1.0, budget / 4) if budget else None,
                                return_when=FIRST_COMPLETED)
                 if board is not None and budget:
