@@ -24,6 +24,7 @@ from mldebt.catalog import CatalogError, load_catalog
 from mldebt.config import ConfigError, Overrides, rule_spec_options_doc
 from mldebt.engine import DEFAULT_FILE_TIMEOUT, default_jobs, tune_gc
 from mldebt.reporters import FORMATS, render
+from mldebt.reporters.text import visible
 from mldebt import baseline as baselines
 from mldebt.baseline import BaselineError
 from mldebt.gitinfo import GitError
@@ -445,16 +446,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
         where = f"mldebt {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "mldebt"
-        click.echo(f"{where}: error: {exc.format_message()} (see --help)", err=True)
+        click.echo(f"{where}: error: {visible(exc.format_message())} (see --help)", err=True)
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:
-        click.echo(f"mldebt: error: {exc.format_message()}", err=True)
+        click.echo(f"mldebt: error: {visible(exc.format_message())}", err=True)
         sys.exit(EXIT_ERROR)
     except click.exceptions.Abort:  # click's form of KeyboardInterrupt (Ctrl-C, SIGTERM)
         click.echo("mldebt: interrupted", err=True)
         sys.exit(EXIT_ERROR)
     except (ConfigError, CatalogError, BaselineError, GitError, ReportFileError) as exc:
-        click.echo(f"mldebt: error: {exc}", err=True)
+        click.echo(f"mldebt: error: {visible(str(exc))}", err=True)  # one line, whatever a file said
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         click.echo("mldebt: interrupted", err=True)
@@ -464,7 +465,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         else:
             first = (str(exc).strip().splitlines() or [""])[0]
-            click.echo(f"mldebt: internal error: {type(exc).__name__}: {first} (run with --debug for the traceback)",
+            click.echo(f"mldebt: internal error: {type(exc).__name__}: {visible(first)}"
+                       " (run with --debug for the traceback)",
                        err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_OK)

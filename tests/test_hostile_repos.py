@@ -250,3 +250,26 @@ def test_baseline_garbage_and_future_version(tmp_path: Path) -> None:
             lines = proc.stderr.strip().splitlines()
             assert len(lines) == 1 and path.name in lines[0] and words in lines[0], proc.stderr
             assert "Traceback" not in proc.stderr
+
+
+def test_scanned_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Escape sequences (an OSC that retitles the terminal, a colour) and a right-to-left
+    override in a file name or a string literal reach the text and GitHub outputs written
+    out as escapes: one finding per line, nothing the terminal or the Actions log interprets."""
+    osc, rlo = "\x1b]0;pwned\x07", "\u202e"
+    (tmp_path / "pyproject.toml").write_text("[tool.mldebt]\n")
+    (tmp_path / "load.py").write_text(
+        f'import pandas as pd\n\n\ndef load():\n    return pd.read_csv("data/{osc}{rlo}vsc.exe")\n', encoding="utf-8")
+    (tmp_path / f"evil{osc}\x1b[8m\nname.py").write_text(CONSTANT)
+    text = run(["scan", ".", "--format", "text"], tmp_path)
+    assert text.returncode == 1, text.stderr
+    for out in (text.stdout, run(["scan", ".", "--format", "github"], tmp_path).stdout):
+        assert "\x1b" not in out and "\x07" not in out and rlo not in out
+    lines = text.stdout.splitlines()
+    assert any(line.startswith(r"evil\x1b]0;pwned\x07\x1b[8m\nname.py:1:") for line in lines)
+    assert any(r"data/\x1b]0;pwned\x07\u202evsc.exe" in line and "MLD501" in line for line in lines)
+    (tmp_path / "pyproject.toml").write_text('[tool.mldebt]\n"key\\u001b[2J\\nnext" = 1\n')
+    bad = run(["scan", ".", "--format", "json"], tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "\x1b" not in bad.stderr
+    assert r"key\x1b[2J\nnext" in bad.stderr

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 from mldebt.model import Finding, Report, Severity, Status
 from mldebt.reporters.sarif import priority, selected
-from mldebt.reporters.text import duration
+from mldebt.reporters.text import duration, visible
 
 MAX_PER_LEVEL = 10  # annotations GitHub shows per level and step
 MAX_TITLE_CHARS = 255
@@ -223,4 +223,6 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _clean(text: str) -> str:
-    return _SURROGATE.sub("\ufffd", text)
+    """No lone surrogates, and no control character but line ends (which the callers encode):
+    the Actions log renders ANSI escapes, which would let a file name restyle or hide lines."""
+    return visible(_SURROGATE.sub("\ufffd", text), keep="\r\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -11,15 +12,37 @@ from mldebt.model import Finding, Report, Severity, Status
 _SEVERITY_COLOR = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
 
+# control and format characters: C0/C1 controls (an escape sequence in a file name or a
+# string literal would drive the user's terminal), bidirectional overrides ("Trojan Source"),
+# line and paragraph separators, lone surrogates
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+
+
+def visible(text: str, keep: str = "") -> str:
+    """``text`` with every control or format character (but those in ``keep``) written as an
+    escape (``\\x1b``, ``\\n``, ``\\u202e``): whatever a scanned repository names or writes
+    stays one line of plain text on the terminal."""
+    if not _INVISIBLE.search(text):
+        return text
+    return _INVISIBLE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch)
+    if named:
+        return named
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
 def _style(text: str, color: bool, **kw: Any) -> str:
     return click.style(text, **kw) if color else text
 
 
 def _where(f: Finding) -> str:
     if f.cell is not None:  # the line in the .ipynb file, which editors and grep can find
-        return f"{f.path}:{f.file_line or 1} [cell {f.cell}, line {f.cell_line}]"
-    where = f"{f.path}:{f.line}:{f.column}"
-    return where
+        return f"{visible(f.path)}:{f.file_line or 1} [cell {f.cell}, line {f.cell_line}]"
+    return f"{visible(f.path)}:{f.line}:{f.column}"
 
 
 def duration(minutes: int) -> str:
@@ -42,9 +65,9 @@ def render(report: Report, *, color: bool = False) -> str:
             tags.append("known")
         if f.confidence.value != "high":
             tags.append(f"{f.confidence.value} confidence")
-        out.append(f"{_style(_where(f), color, bold=True)}: {code} [{', '.join(tags)}] {f.message}")
+        out.append(f"{_style(_where(f), color, bold=True)}: {code} [{', '.join(tags)}] {visible(f.message)}")
         if f.hint:
-            out.append(_style(f"    hint: {f.hint}", color, dim=True))
+            out.append(_style(f"    hint: {visible(f.hint)}", color, dim=True))
     s = report.summary
     if report.findings:
         out.append("")
@@ -73,7 +96,7 @@ def render(report: Report, *, color: bool = False) -> str:
         n = len(report.errors)
         out.append(_style(f"{n} {'path' if n == 1 else 'paths'} could not be analysed:", color, fg="red"))
         for e in report.errors:
-            out.append(f"  {e.path}: {e.message}")
+            out.append(f"  {visible(e.path)}: {visible(e.message)}")
     gating = report.gating
     if gating:
         out.append(_style(f"{len(gating)} new {'finding' if len(gating) == 1 else 'findings'} at or above "
