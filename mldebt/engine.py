@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -772,7 +773,19 @@ class FileJob:
 
 def analyse_source(job: FileJob, data: bytes, plans: Sequence[RulePlan],
                    knowledge: Mapping[str, Any], debug: bool = False) -> FileResult:
-    """The file phase on bytes already read: decode, parse, walk, locate."""
+    """The file phase on bytes already read: decode, parse, walk, locate.
+
+    Python's warnings about the scanned code are silenced: evaluating a literal (libcst's
+    ``evaluated_value``, CPython's parser behind it) warns about ``"\\d"`` and the like, a
+    SyntaxWarning printed once per place from Python 3.12, in the middle of the report."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # the same warning before 3.12
+        return _analyse_source(job, data, plans, knowledge, debug)
+
+
+def _analyse_source(job: FileJob, data: bytes, plans: Sequence[RulePlan],
+                    knowledge: Mapping[str, Any], debug: bool) -> FileResult:
     lines = data.count(b"\n")
     if is_generated(data):
         return FileResult(job.path, job.module, job.is_test, lines)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import json
 import re
 import subprocess
@@ -784,3 +785,22 @@ def test_ends_cell_knows_the_last_statement_of_each_notebook_cell():
     plain = _source("a = 1\nb = 2\n")
     tree = parse(plain)
     assert not any(FileContextImpl("m.py", "m", False, plain, tree, {}, False).ends_cell(s) for s in tree.body)
+
+
+def test_python_warnings_about_the_scanned_code_are_not_printed(tmp_path):
+    """Reading a literal's value (``"\\d"``: an invalid escape) makes CPython warn; from 3.12
+    that is a SyntaxWarning printed once per place, in the middle of the report."""
+    import warnings
+
+    source = tmp_path / "patterns.py"
+    source.write_text('import re\nDIGITS = re.compile("\\d+")\n\n\ndef keep(scores):\n'
+                      '    return [s for s in scores if s > 0.73 and re.match("\\d", str(s))]\n')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = run_scan(ScanRequest(targets=(source,), jobs=1))
+    assert [f.rule for f in report.findings] == ["MLD301"]  # the literals were read
+    assert [str(w.message) for w in caught] == []
+    done = subprocess.run([sys.executable, "-W", "always", "-m", "mldebt", "scan", str(source), "--no-cache"],
+                          capture_output=True, text=True, cwd=tmp_path, check=False,
+                          env={**os.environ, "PYTHONPATH": str(Path(mldebt.__file__).parent.parent)})
+    assert "MLD301" in done.stdout and done.stderr == "", done.stderr
