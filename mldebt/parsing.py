@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import tokenize
+import warnings
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
@@ -189,6 +190,8 @@ def notebook_source(data: bytes) -> Source:
         nb = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SourceError(f"broken notebook: not valid JSON ({exc})") from None
+    except RecursionError:  # ``[[[[...`` thousands deep: json's decoder recurses
+        raise SourceError("broken notebook: JSON nested too deeply to read") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise SourceError("broken notebook: no 'cells' list (nbformat 4 expected)")
     out: list[str] = []
@@ -204,6 +207,9 @@ def notebook_source(data: bytes) -> Source:
             src = "".join(s for s in src if isinstance(s, str))
         if not isinstance(src, str):
             raise SourceError(f"broken notebook: cell {index} has no text source")
+        if "\x00" in src:  # written ``\u0000`` in the JSON; libcst takes it in a string literal
+            line = len(_NEWLINE_RE.findall(src, 0, src.index("\x00"))) + 1
+            raise SourceError(f"broken notebook: null character at cell {index}, line {line}: not Python source")
         # Python's line ends only: ``str.splitlines`` would also split on \f, \x1c, \u2028...
         lines = _NEWLINE_RE.split(src)
         if len(lines) > 1 and lines[-1] == "":
@@ -260,7 +266,7 @@ def _source_file_lines(raw: str, cells: list[object]) -> list[list[int]] | None:
                 decoded, end = _JSON.raw_decode(raw, at)
                 chunks.append((at, decoded if isinstance(decoded, str) else ""))
                 at = end
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if decoded != src or not all(isinstance(c, str) for _, c in chunks):
             return None
@@ -356,10 +362,18 @@ def _nesting(text: str) -> int:
     return deepest
 
 
+def _compile_quietly(text: str) -> None:
+    """CPython's parser on ``text``, without the warnings it gives about the scanned code
+    (``invalid escape sequence '\\d'``...): printed, they would land in the middle of a report."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+
+
 def _python_syntax_error(text: str) -> tuple[int, int, str] | None:
     """Where and why CPython rejects ``text`` (libcst's own line numbers are not reliable)."""
     try:
-        compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        _compile_quietly(text)
     except SyntaxError as exc:
         return exc.lineno or 1, exc.offset or 1, exc.msg
     except (RecursionError, MemoryError, ValueError):
@@ -386,7 +400,7 @@ def _too_complex_for_python(text: str) -> bool:
     except RecursionError:
         pass
     try:
-        compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        _compile_quietly(text)
     except (RecursionError, MemoryError):
         return True
     except (SyntaxError, ValueError):
@@ -394,6 +408,34 @@ def _too_complex_for_python(text: str) -> bool:
     finally:
         sys.setrecursionlimit(limit)
     return False
+
+
+# libcst accepts string literals that CPython refuses (``"\\xport"``, ``"\\N{nope}"``,
+# ``b"é"``), and a rule reading such a literal's value (``evaluated_value``) then raised. A file
+# where one may be is asked of CPython too (a regular expression rules out nearly every file).
+_ESCAPE_HINT_RE = re.compile(r"\\(?:x(?![0-9a-fA-F]{2})|u(?![0-9a-fA-F]{4})|U(?![0-9a-fA-F]{8})|N)")
+_BYTES_PREFIX_RE = re.compile(r"(?<![\w'\"])(?:[bB][rR]?|[rR][bB])['\"]")
+
+
+def _rejected_literal(text: str) -> tuple[int, int, str] | None:
+    if not (_ESCAPE_HINT_RE.search(text) or (not text.isascii() and _BYTES_PREFIX_RE.search(text))):
+        return None
+    error = _python_syntax_error(text)
+    if error is not None and (error[2].startswith("(unicode error)") or "bytes can only contain" in error[2]):
+        return error
+    return None
+
+
+def _syntax_error(source: Source, line: int, column: int, msg: str) -> SourceError:
+    where = f"line {line}, column {column}"
+    if source.is_notebook:
+        cell = source.cell_of(line)
+        if cell:
+            where = f"cell {cell[0]}, line {cell[1]}"
+    hint = ""
+    if re.search(r"^\s*(print\s+[^(\s=]|exec\s+\"|except\s+\w+\s*,)", source.text, re.MULTILINE):
+        hint = " (looks like Python 2)"
+    return SourceError(f"syntax error at {where}: {msg}{hint}")
 
 
 def parse(source: Source) -> cst.Module:
@@ -406,23 +448,19 @@ def parse(source: Source) -> cst.Module:
         raise SourceError("too deeply nested: an expression too complex for Python's own parser"
                           " (a very long chain of operators, attributes or calls); not analysed")
     try:
-        return cst.parse_module(text)
+        module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         line, column = exc.raw_line, exc.raw_column + 1
         msg = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
         python = _python_syntax_error(text)
         if python is not None:
             line, column, msg = python
-        where = f"line {line}, column {column}"
-        if source.is_notebook:
-            cell = source.cell_of(line)
-            if cell:
-                where = f"cell {cell[0]}, line {cell[1]}"
-        hint = ""
-        if re.search(r"^\s*(print\s+[^(\s=]|exec\s+\"|except\s+\w+\s*,)", text, re.MULTILINE):
-            hint = " (looks like Python 2)"
-        raise SourceError(f"syntax error at {where}: {msg}{hint}") from None
+        raise _syntax_error(source, line, column, msg) from None
     except RecursionError:
         raise SourceError("too deeply nested to parse") from None
     except Exception as exc:  # libcst's native parser raises a few other types
         raise SourceError(f"cannot parse: {type(exc).__name__}: {exc}") from None
+    bad = _rejected_literal(text)
+    if bad is not None:
+        raise _syntax_error(source, *bad)
+    return module
