@@ -354,11 +354,11 @@ def _nesting(text: str) -> int:
                     deepest = max(deepest, depth)
                 elif tok.string in (")", "]", "}"):
                     depth -= 1
-    except SyntaxError as exc:  # Python 3.12+ tokenizes in C and stops at its limit
+    except (SyntaxError, tokenize.TokenError) as exc:
+        # Python 3.12+ tokenizes in C and stops at its own limit ("too many nested
+        # parentheses", a TokenError)
         if "nested" in str(exc):
             return _MAX_NESTING + 1
-    except tokenize.TokenError:
-        pass
     return deepest
 
 
