@@ -19,6 +19,7 @@ import pytest
 
 from mldebt import engine
 from mldebt.scan import ScanRequest, run_scan
+from test_worker_death import _kill_on_boom
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "research-scripts"
@@ -107,14 +108,7 @@ def test_a_stuck_file_among_the_suspects_of_a_dead_worker(tmp_path, monkeypatch)
         shutil.copytree(FIXTURE, tree / f"copy{i}")
     calm = run_scan(ScanRequest(targets=(tree,), jobs=2))
     _misbehave(monkeypatch)
-    stuck = engine.analyse_source
-
-    def analyse(job, data, *args, **kwargs):
-        if Path(job.path).name.startswith("boom"):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return stuck(job, data, *args, **kwargs)
-
-    monkeypatch.setattr(engine, "analyse_source", analyse)
+    _kill_on_boom(monkeypatch)  # on top: boom*.py kills its worker
     report = run_scan(ScanRequest(targets=(tree,), jobs=2, file_timeout=0.5))
     errors = {e.path: e.message for e in report.errors}
     assert errors["copy0/boom.py"] == engine.WORKER_DIED
