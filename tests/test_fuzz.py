@@ -59,8 +59,10 @@ from mldebt.reporters.json import render
 from mldebt.scan import ScanRequest, build_report, make_plans, run_scan
 
 # hypothesmith compiles the programs it generates, and CPython warns about some of them
-# (``1j()``); mldebt's own warnings are caught and checked in ``check_file``
-pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+# (``1j()``, ``"\+"``: a DeprecationWarning before 3.12); mldebt's own warnings are caught
+# and checked in ``check_file``
+pytestmark = [pytest.mark.filterwarnings("ignore::SyntaxWarning"),
+              pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")]
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
