@@ -9,6 +9,7 @@ in both cases, and to files named on the command line too (pre-commit passes fil
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -67,8 +68,16 @@ def _git_files(folder: Path) -> list[Path] | None:
 
 
 def _link_target(p: Path) -> Path | None:
-    """Where a symlink finally points, or ``None`` for a loop or a target that cannot be
-    resolved (``Path.resolve`` raises ``RuntimeError`` on a loop before Python 3.13)."""
+    """Where a symlink finally points (a missing target included: reading it says so), or
+    ``None`` for a loop. A strict ``resolve`` meets the loop: ``RuntimeError`` before Python
+    3.13, ``OSError(ELOOP)`` from 3.13, where a lax one returns the path as it stands."""
+    try:
+        return p.resolve(strict=True)
+    except RuntimeError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
     try:
         return p.resolve()
     except (OSError, RuntimeError):
