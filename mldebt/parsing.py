@@ -362,12 +362,12 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def _compile_quietly(text: str) -> None:
+def _compile_quietly(text: str) -> ast.AST:
     """CPython's parser on ``text``, without the warnings it gives about the scanned code
     (``invalid escape sequence '\\d'``...): printed, they would land in the middle of a report."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        return compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
 
 
 def _python_syntax_error(text: str) -> tuple[int, int, str] | None:
@@ -390,23 +390,41 @@ _LONG_LINE = 2000
 _DEFAULT_RECURSION_LIMIT = 1000
 
 
+_MAX_AST_DEPTH = 3_000
+
+
 def _too_complex_for_python(text: str) -> bool:
-    # CPython's AST depth limit follows the recursion limit, which the engine raises for its
-    # walk: measure with Python's default, as the interpreter would run the file (it accepts
-    # chains of about 3,000, which libcst parses in about 2 s)
+    """Is ``text`` a chain too long for CPython (its parser gives up), or for libcst, whose
+    time grows with the square of a chain's length (3,000 attributes in a row: 2 s; 5,000:
+    8.5 s; 12,000 unary minuses overflow its stack)?
+
+    Up to Python 3.11 CPython's AST depth limit follows the recursion limit (the engine raises
+    it for its walk: measured with Python's default, as the interpreter would run the file, it
+    accepts chains of about 3,000); from 3.12 the limit is the C stack's and accepts far longer
+    chains, so the depth of the tree is measured too, the same bound on every version."""
     limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(min(limit, _DEFAULT_RECURSION_LIMIT))
     except RecursionError:
         pass
     try:
-        _compile_quietly(text)
+        tree = _compile_quietly(text)
     except (RecursionError, MemoryError):
         return True
     except (SyntaxError, ValueError):
         return False  # libcst reports it, with its position
     finally:
         sys.setrecursionlimit(limit)
+    return _deeper_than(tree, _MAX_AST_DEPTH)
+
+
+def _deeper_than(tree: ast.AST, bound: int) -> bool:
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > bound:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return False
 
 
@@ -445,8 +463,8 @@ def parse(source: Source) -> cst.Module:
                           " (Python's own limit); not analysed")
     if len(text) > _LONG_LINE and max(map(len, text.split("\n"))) > _LONG_LINE \
             and _too_complex_for_python(text):
-        raise SourceError("too deeply nested: an expression too complex for Python's own parser"
-                          " (a very long chain of operators, attributes or calls); not analysed")
+        raise SourceError(f"too deeply nested: an expression chain too long to analyse (more than"
+                          f" {_MAX_AST_DEPTH:,} operators, attributes or calls in a row); not analysed")
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:

@@ -330,3 +330,16 @@ def test_suppression_findings_in_a_notebook_point_at_the_ipynb_line(bad_tree):
     (f,) = [f for f in report.findings if f.path == "magics.ipynb"]
     line = (Path(report.root) / "magics.ipynb").read_text().splitlines()[f.file_line - 1]
     assert "mldebt" in line
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: "x = a" + ".b" * n + "\n",
+    lambda n: "x = f" + "()" * n + "\n",
+    lambda n: "x = " + "+".join(["a"] * n) + "\n",
+])
+def test_expression_chains_have_one_bound_on_every_python(make):
+    """CPython 3.12+ parses chains far longer than 3.11 did; libcst's time grows with the
+    square of their length, so the bound is the tree's depth, not what CPython accepts."""
+    assert parse(load_source("chain.py", make(1_000).encode())) is not None
+    with pytest.raises(SourceError, match="expression chain too long to analyse"):
+        parse(load_source("chain.py", make(3_500).encode()))
