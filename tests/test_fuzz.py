@@ -223,7 +223,8 @@ def mutate_notebook(data: bytes, ops: Sequence[Op]) -> bytes:
             if kind == "set_top":
                 nb[op[1]] = op[2]
                 continue
-            targets = [nb] if op[1] in nb else [c for c in (cells or []) if isinstance(c, dict)][:1]
+            targets = [nb] if op[1] in nb else [c for c in (cells if isinstance(cells, list) else [])
+                                                 if isinstance(c, dict)][:1]
             for t in targets:
                 t.pop(op[1], None)
             continue
