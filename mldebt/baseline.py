@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from mldebt.fingerprint import ALGORITHM, group_key, normalise
-from mldebt.model import Finding, Report, Status
+from mldebt.model import Finding, Report, Status, json_text
 
 VERSION = 1
 DEFAULT_NAME = ".mldebt-baseline.json"
@@ -92,7 +92,7 @@ def dumps(baseline: Baseline) -> str:
         "fingerprint_algorithm": ALGORITHM,
         "entries": [e.as_json() for e in baseline.entries],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(data)
 
 
 def load(path: Path) -> Baseline:

@@ -7,6 +7,8 @@ safe to hand to reporters.
 from __future__ import annotations
 
 import enum
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -228,3 +230,18 @@ class Report:
             for f in self.findings
             if f.status is Status.NEW and f.severity.rank >= self.fail_on.rank
         )
+
+
+# how a file name whose bytes were not UTF-8 is held (``surrogateescape``): every output
+# must turn these into something valid (an escape, or U+FFFD where display is all that counts)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as the JSON of a report or baseline: indented, non-ASCII text as is, and valid
+    UTF-8 whatever a repository's file names are. A name whose bytes were not UTF-8 is held as
+    lone surrogates (Python's ``surrogateescape``); written raw they would make the document
+    invalid UTF-8, so they become ``\\udcXX`` escapes, which ``json.loads`` reads back as the
+    same name (a baseline written today still matches that file tomorrow)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

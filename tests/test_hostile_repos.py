@@ -273,3 +273,30 @@ def test_scanned_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "\x1b" not in bad.stderr
     assert r"key\x1b[2J\nnext" in bad.stderr
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that are not UTF-8")
+def test_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """Linux allows any bytes in a name. Every output stays valid UTF-8 (the HTML report used to
+    fail with an internal error, the JSON report held the raw byte), the JSON report and the
+    baseline name the file so that reading them back matches it again, and merge reads it."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[tool.mldebt]\n")
+    name = os.fsdecode(b"bad\xffname.py")  # 'bad\udcffname.py'
+    (root / name).write_text(CONSTANT)
+    outs = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "html", "sarif", "gitlab", "text", "github")}
+    done = run(["scan", ".", "--with-source", *[a for fmt, out in outs.items() for a in ("-o", f"{fmt}:{out}")]],
+               root)
+    assert done.returncode == 1, done.stderr
+    for fmt, out in outs.items():
+        out.read_bytes().decode("utf-8")  # raises if not valid UTF-8
+    report = json.loads(outs["json"].read_text(encoding="utf-8"))
+    assert [f["path"] for f in report["findings"]] == [name]
+    assert run(["baseline", "create"], root).returncode == 0
+    known = run(["scan", ".", "--format", "json", "--baseline", ".mldebt-baseline.json"], root)
+    assert known.returncode == 0, known.stdout
+    assert [f["status"] for f in json.loads(known.stdout)["findings"]] == ["known"]
+    merged = run(["merge", str(outs["json"]), "-o", str(tmp_path / "all.html")], tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    assert "bad\ufffdname.py" in (tmp_path / "all.html").read_text(encoding="utf-8")

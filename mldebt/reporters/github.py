@@ -37,7 +37,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from mldebt.model import Finding, Report, Severity, Status
+from mldebt.model import LONE_SURROGATE, Finding, Report, Severity, Status
 from mldebt.reporters.sarif import priority, selected
 from mldebt.reporters.text import duration, visible
 
@@ -48,7 +48,6 @@ SUMMARY_FINDINGS = 20
 SUMMARY_MESSAGE_CHARS = 500  # keeps the summary far below GitHub's 1 MiB a step
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")  # and <, >, & as HTML entities
 
 
@@ -225,4 +224,4 @@ def _cut(text: str, limit: int) -> str:
 def _clean(text: str) -> str:
     """No lone surrogates, and no control character but line ends (which the callers encode):
     the Actions log renders ANSI escapes, which would let a file name restyle or hide lines."""
-    return visible(_SURROGATE.sub("\ufffd", text), keep="\r\n")
+    return visible(LONE_SURROGATE.sub("\ufffd", text), keep="\r\n")

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
-from mldebt.model import Finding, Report, Severity
+from mldebt.model import LONE_SURROGATE, Finding, Report, Severity
 from mldebt.reporters.sarif import selected
 
 SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.INFO: "info"}
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def render(report: Report, *, include_known: bool = False) -> str:
@@ -47,7 +45,7 @@ def render(report: Report, *, include_known: bool = False) -> str:
         issue["fingerprint"] = fp
         issues.append(issue)
     text = json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
-    return _SURROGATE.sub("\ufffd", text)
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def issue_dict(f: Finding) -> dict[str, Any]:

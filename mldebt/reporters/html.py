@@ -26,7 +26,7 @@ import jinja2
 import networkx as nx
 from markupsafe import Markup, escape
 
-from mldebt.model import SMELLS, Finding, Report, Severity, Status
+from mldebt.model import LONE_SURROGATE, SMELLS, Finding, Report, Severity, Status
 
 # At most this many findings are pre-rendered (with their details) on one page; the rest are
 # counted and left to the JSON/SARIF report. Measured on 2 shared cores (synthetic findings with
@@ -600,8 +600,8 @@ def render(report: Report, *, minutes_per_line: float = MINUTES_PER_LINE,
     """One self-contained HTML page for ``report``."""
     ctx = _context(report, minutes_per_line=minutes_per_line, max_findings=max_findings)
     template = _environment().get_template("report.html.j2")
-    return template.render(r=ctx, tool=_version(report), css=_asset("report.css"), js=_asset("report.js"),
-                           max_findings=max_findings)
+    return _valid(template.render(r=ctx, tool=_version(report), css=_asset("report.css"), js=_asset("report.js"),
+                                  max_findings=max_findings))
 
 
 def render_merged(reports: Sequence[Report], generated: str, *, minutes_per_line: float = MINUTES_PER_LINE,
@@ -641,6 +641,12 @@ def render_merged(reports: Sequence[Report], generated: str, *, minutes_per_line
         c["frac"] = c["debt_minutes"] / top
     tool = _version(reports[0]) if reports else "mldebt"
     template = _environment().get_template("merged.html.j2")
-    return template.render(repos=repos, totals=totals, generated=generated, tool=tool,
-                           smell_bars=_bars(smell_totals, SMELLS), css=_asset("report.css"),
-                           js=_asset("report.js"), minutes_per_line=minutes_per_line)
+    return _valid(template.render(repos=repos, totals=totals, generated=generated, tool=tool,
+                                  smell_bars=_bars(smell_totals, SMELLS), css=_asset("report.css"),
+                                  js=_asset("report.js"), minutes_per_line=minutes_per_line))
+
+
+def _valid(page: str) -> str:
+    """The page as valid UTF-8: a file name whose bytes were not UTF-8 shows U+FFFD where the
+    undecodable bytes were (writing them raw failed the whole report)."""
+    return LONE_SURROGATE.sub("\ufffd", page)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from mldebt.model import Finding, Report, RuleInfo
+from mldebt.model import Finding, Report, RuleInfo, json_text
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
@@ -78,4 +77,4 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return json_text(report_dict(report))

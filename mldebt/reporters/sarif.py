@@ -45,7 +45,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
-from mldebt.model import Finding, Report, RuleInfo, Severity, Status
+from mldebt.model import LONE_SURROGATE, Finding, Report, RuleInfo, Severity, Status
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/mldebt/mldebt"
@@ -61,7 +61,6 @@ PRECISION = {"high": "high", "medium": "medium", "low": "low"}  # GitHub's rule 
 FIXME_JUSTIFICATION = "Marked `# mldebt: fixme`: known debt, counted in reports, does not fail the run."
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def render(report: Report, *, include_known: bool = False) -> str:
@@ -310,4 +309,4 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 def _dump(doc: dict[str, Any]) -> str:
     text = json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-    return _SURROGATE.sub("\ufffd", text)  # undecodable bytes in a name: keep the file valid UTF-8
+    return LONE_SURROGATE.sub("\ufffd", text)  # undecodable bytes in a name: keep the file valid UTF-8
