@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from mldebt.gitinfo import NO_PROGRAMS
+
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 _TEST_DIRS = frozenset({"tests", "test", "testing_utils"})
 
@@ -43,7 +45,7 @@ def git_toplevel(path: Path) -> Path | None:
     where = path if path.is_dir() else path.parent
     try:
         out = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--show-toplevel"],
+            ["git", *NO_PROGRAMS, "-C", str(where), "rev-parse", "--show-toplevel"],
             capture_output=True, text=True, timeout=30, check=False,
         )
     except (OSError, subprocess.SubprocessError):
@@ -56,7 +58,7 @@ def git_toplevel(path: Path) -> Path | None:
 def _git_files(folder: Path) -> list[Path] | None:
     try:
         out = subprocess.run(
-            ["git", "-C", str(folder), "ls-files", "-z", "-co", "--exclude-standard", "--", "."],
+            ["git", *NO_PROGRAMS, "-C", str(folder), "ls-files", "-z", "-co", "--exclude-standard", "--", "."],
             capture_output=True, timeout=120, check=False,
         )
     except (OSError, subprocess.SubprocessError):

@@ -39,7 +39,10 @@ _REPO_ENV = frozenset({
     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_IMPLICIT_WORK_TREE",
     "GIT_SHALLOW_FILE", "GIT_GRAFT_FILE", "GIT_NAMESPACE",
 })
-_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+# A repository's own .git/config can name programs for git to run (a repository unpacked
+# from an archive brings its .git/config along): the file-system monitor runs on ls-files,
+# status, diff and checkout, hooks on checkout. Every git command mldebt runs switches them off.
+NO_PROGRAMS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _FETCH_HINT = "`git fetch --deepen=50` or actions/checkout with fetch-depth: 0"
 
@@ -64,7 +67,7 @@ def _git(root: Path, args: Sequence[str], *, timeout: float = _TIMEOUT, stdin: s
         raise GitError(f"{root} is not a directory")
     try:
         return subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False,
+            ["git", *NO_PROGRAMS, *args], cwd=root, capture_output=True, text=True, check=False,
             encoding="utf-8", errors="surrogateescape", input=stdin, timeout=timeout,
             env=_env(env),
         )
@@ -259,7 +262,7 @@ def worktree(root: Path, commit: str, cache_dir: Path) -> Iterator[Path]:
     label = re.sub(r"[^A-Za-z0-9]", "_", commit)[:12]
     path = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=parent)).resolve()
     try:
-        out = _git(root, [*_NO_HOOKS, "-c", "submodule.recurse=false", "worktree", "add",
+        out = _git(root, ["-c", "submodule.recurse=false", "worktree", "add",
                           "--detach", "--quiet", str(path), commit], timeout=_CHECKOUT_TIMEOUT)
         if out.returncode != 0:
             raise GitError(f"cannot check out {commit} into a temporary worktree: {_why(out)}")

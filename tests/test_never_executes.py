@@ -84,6 +84,26 @@ def snapshot(root: Path) -> dict[str, bytes]:
 World = dict[str, tuple[Path, Path, Path]]
 
 
+def _arm_git_config(root: Path, markers: Path) -> None:
+    """A repository's own .git/config (one unpacked from an archive brings it along) names
+    programs for git to run: a file-system monitor (ls-files, diff, checkout) and hooks
+    (checkout of the --diff worktree), in the default folder and in core.hooksPath."""
+    def program(path: Path, tag: str) -> str:
+        path.write_text(f"#!/bin/sh\ntouch {markers / tag}\n")
+        path.chmod(0o755)
+        return str(path)
+
+    hooks = root / ".git" / "hooks"
+    other = root / ".git" / "other-hooks"
+    other.mkdir()
+    for folder in (hooks, other):
+        for hook in ("post-checkout", "post-index-change", "reference-transaction"):
+            program(folder / hook, f"git-{folder.name}-{hook}")
+    monitor = program(root / ".git" / "monitor.sh", "git-fsmonitor")
+    subprocess.run(["git", "-C", str(root), "config", "core.fsmonitor", monitor], check=True)
+    subprocess.run(["git", "-C", str(root), "config", "core.hooksPath", str(other)], check=True)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Two repositories: one with modules shadowing mldebt's dependencies (scanned from its
@@ -100,6 +120,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         subprocess.run(["git", "init", "-q", str(root)], check=True)
         subprocess.run([*git, "-C", str(root), "add", "-A"], check=True)
         subprocess.run([*git, "-C", str(root), "commit", "-qm", "victim"], check=True)
+        _arm_git_config(root, markers)
         made[how] = (root, markers, out)
     return made
 
