@@ -1053,12 +1053,17 @@ class _Slot:
 
 class _Board:
     """Shared memory where pool workers say which file they are on, for the main process's
-    watchdog (:meth:`overdue`)."""
+    watchdog (:meth:`overdue`), which enforces a time budget of ``budget`` seconds per file."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, budget: float) -> None:
         import multiprocessing
 
         self.workers = workers
+        self.budget = budget
+        self.poll = min(1.0, budget / 4)  # seconds between two looks at the board
+        # how long past the budget the watchdog waits for a worker's own alarm to end a file
+        # before it kills the worker (the alarm costs less: the pool goes on)
+        self.limit = budget + min(5.0, 0.5 + budget / 10)
         self.cells = multiprocessing.Array("d", 3 * workers, lock=False)
         self.next = multiprocessing.Value("i", 0)
 
@@ -1068,13 +1073,13 @@ class _Board:
             self.next.value += 1
         return _Slot(self.cells, row)
 
-    def overdue(self, limit: float) -> list[tuple[int, int]]:
-        """(pid, file index) of every worker on the same file for more than ``limit`` s."""
+    def overdue(self) -> list[tuple[int, int]]:
+        """(pid, file index) of every worker on the same file past the limit."""
         now = time.monotonic()
         late = []
         for row in range(self.workers):
             start = self.cells[3 * row + 2]
-            if start and now - start > limit:
+            if start and now - start > self.limit:
                 pid, index = int(self.cells[3 * row]), int(self.cells[3 * row + 1])
                 if self.cells[3 * row + 2] == start:  # not moved on while we read
                     late.append((pid, index))
@@ -1086,12 +1091,6 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _margin(budget: float) -> float:
-    """How long past the budget the watchdog waits for a worker's own alarm to end a file
-    before it kills the worker (the alarm costs less: the pool goes on)."""
-    return budget + min(5.0, 0.5 + budget / 10)
 
 
 def _stop(pool: Any) -> None:
@@ -1184,7 +1183,7 @@ def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
             if progress:
                 progress(1)
             continue
-        board = _Board(n_jobs) if budget else None
+        board = _Board(n_jobs, budget) if budget else None
         pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_init_pool_worker, initargs=(*initargs, board))
         running: dict[Future[list[FileResult]], list[int]] = {}
         killed = False
@@ -1194,12 +1193,11 @@ def _in_pool(todo: Sequence[FileJob], n_jobs: int, initargs: tuple[Any, ...],
                     chunk = pending[-1]  # taken off the queue once submitted: a broken pool refuses it
                     running[pool.submit(analyse_chunk, [(i, todo[i]) for i in chunk])] = chunk
                     pending.pop()
-                done, _ = wait(running, timeout=min(1.0, budget / 4) if budget else None,
-                               return_when=FIRST_COMPLETED)
-                if board is not None and budget:
-                    for pid, i in board.overdue(_margin(budget)):
+                done, _ = wait(running, timeout=board.poll if board else None, return_when=FIRST_COMPLETED)
+                if board is not None:
+                    for pid, i in board.overdue():
                         if 0 <= i < len(todo) and results[i] is None:
-                            results[i] = timed_out(todo[i], budget)
+                            results[i] = timed_out(todo[i], board.budget)
                             if progress:
                                 progress(1)
                         _kill(pid)
@@ -1236,18 +1234,18 @@ def _alone(job: FileJob, initargs: tuple[Any, ...]) -> FileResult:
     from concurrent.futures.process import BrokenProcessPool
 
     budget: float | None = initargs[-1]
-    board = _Board(1) if budget else None
+    board = _Board(1, budget) if budget else None
     pool = ProcessPoolExecutor(max_workers=1, initializer=_init_pool_worker, initargs=(*initargs, board))
     try:
         future = pool.submit(analyse_chunk, [(0, job)])
         while True:
-            done, _ = wait([future], timeout=min(1.0, budget / 4) if budget else None)
+            done, _ = wait([future], timeout=board.poll if board else None)
             if done:
                 return future.result()[0]
-            if board is not None and budget:
-                for pid, _ in board.overdue(_margin(budget)):
+            if board is not None:
+                for pid, _ in board.overdue():
                     _kill(pid)
-                    return timed_out(job, budget)
+                    return timed_out(job, board.budget)
     except BrokenProcessPool:
         return FileResult(job.path, job.module, job.is_test, 0, error=WORKER_DIED)
     finally:
